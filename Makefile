@@ -1,0 +1,93 @@
+# tl_classifier: `make demo` and `make test` are all a user needs (see README.md).
+# Every target installs what is missing first (Debian's ROS 1 packages, a
+# virtual environment with TensorFlow), builds the catkin workspace in .ws/,
+# and does nothing again when nothing changed.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+.DELETE_ON_ERROR:
+
+ROOT := $(abspath .)
+WS := .ws
+VENV := .venv
+STAMPS := $(WS)/stamps
+SYS_PY := /usr/bin/python3
+# The TensorFlow build to install; for a GPU: make TF_PACKAGE='tensorflow[and-cuda]==2.21.0'
+TF_PACKAGE ?= tensorflow-cpu==2.21.0
+# What of this repository makes up the catkin package (linked into $(WS)/src/tl_classifier).
+PACKAGE_PARTS := package.xml CMakeLists.txt setup.py tl_classifier launch scripts msg models test bench
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+APT_PACKAGES := ros-core-dev catkin python3-catkin-pkg python3-rospy python3-rosbag python3-rostest \
+  python3-roslaunch python3-cv-bridge python3-sensor-msgs python3-std-msgs python3-diagnostic-msgs \
+  python3-diagnostic-updater rosbash ros-image-view python3-venv python3-yaml cmake g++ make
+
+.PHONY: build demo test lint unit rostest clean distclean FORCE
+
+# --- 1. Debian packages: ROS 1 (Noetic-era 1.15/1.16) --------------------------
+$(STAMPS)/apt: Makefile
+	@mkdir -p $(STAMPS)
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "make: installing Debian packages:" $$missing; \
+	  $(SUDO) apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@touch $@
+
+# --- 2. Python packages: a venv that sees Debian's ROS modules ------------------
+$(STAMPS)/tf-package: FORCE
+	@mkdir -p $(STAMPS); echo '$(TF_PACKAGE)' | cmp -s - $@ || echo '$(TF_PACKAGE)' > $@
+
+$(STAMPS)/venv: requirements.txt $(STAMPS)/tf-package $(STAMPS)/apt
+	@test -x $(VENV)/bin/python || $(SYS_PY) -m venv --system-site-packages $(VENV)
+	@echo "make: installing Python packages into $(VENV) ($(TF_PACKAGE), requirements.txt)"
+	@$(VENV)/bin/pip install -q --disable-pip-version-check '$(TF_PACKAGE)' -r requirements.txt 2>&1 | grep -v "^WARNING: Location" || true
+	@$(VENV)/bin/python -c "import tensorflow, cv2, numpy, cv_bridge, rospy, rosbag" 2>/dev/null || { echo "make: the Python environment does not import" >&2; exit 1; }
+	@touch $@
+
+# --- 3. The catkin workspace .ws/ with this repository as its only package ------
+$(STAMPS)/build: $(STAMPS)/venv CMakeLists.txt package.xml setup.py $(wildcard msg/*.msg) $(wildcard scripts/*) $(wildcard test/*.test)
+	@# The package in the workspace is a folder of links to this repository's parts, so that
+	@# rospack and rosrun never look into .ws/ or .venv/ (a link to the whole repository would loop).
+	@mkdir -p $(WS)/src/tl_classifier
+	@for p in $(PACKAGE_PARTS); do ln -sfn $(ROOT)/$$p $(WS)/src/tl_classifier/$$p; done
+	@echo "make: building the catkin workspace $(WS) (log: $(WS)/build.log)"
+	@cd $(WS) && PATH=/usr/bin:$$PATH catkin_make -DPYTHON_EXECUTABLE=$(ROOT)/$(VENV)/bin/python3 -DCATKIN_ENABLE_TESTING=ON \
+	  -DCMAKE_BUILD_TYPE=Release > build.log 2>&1 || { tail -30 build.log; exit 1; }
+	@touch $@
+
+build: $(STAMPS)/build
+
+# --- the main job ----------------------------------------------------------------
+demo/sample.bag: $(STAMPS)/build tl_classifier/synth.py
+	./env.sh rosrun tl_classifier make_sample_bag $@ --overwrite
+
+demo: demo/sample.bag
+	./env.sh roslaunch tl_classifier demo.launch bag:=$(ROOT)/demo/sample.bag
+
+# --- tests -------------------------------------------------------------------------
+lint: $(STAMPS)/venv
+	$(VENV)/bin/ruff check .
+
+unit: $(STAMPS)/build
+	@mkdir -p $(WS)/test_results
+	./env.sh python -m pytest test -q -p no:cacheprovider --junitxml=$(WS)/test_results/pytest.xml
+
+rostest: $(STAMPS)/build
+	@rm -rf $(WS)/build/test_results
+	@echo "make: rostest (catkin_make run_tests; log: $(WS)/rostest.log)"
+	@cd $(WS) && ../env.sh catkin_make run_tests > rostest.log 2>&1 || { tail -40 rostest.log; exit 1; }
+	@grep -E '^\[ROSTEST\]|^\[Testcase|SUMMARY|^ \* RESULT|^ \* TESTS|^ \* ERRORS|^ \* FAILURES' $(WS)/rostest.log || true
+
+test: lint rostest unit
+	@./env.sh python test/summary.py $(WS)/build/test_results $(WS)/test_results/pytest.xml
+
+clean:
+	rm -rf $(WS)/build $(WS)/devel $(STAMPS)/build demo
+
+distclean:
+	rm -rf $(WS) $(VENV) demo
+
+FORCE:

@@ -1,0 +1,12 @@
+"""Python package set-up for catkin (catkin_python_setup); do not run directly."""
+
+from catkin_pkg.python_setup import generate_distutils_setup
+from setuptools import setup
+
+setup(
+    **generate_distutils_setup(
+        packages=["tl_classifier", "tl_classifier.ros"],
+        package_dir={"": "."},
+        package_data={"tl_classifier": ["py.typed"]},
+    )
+)

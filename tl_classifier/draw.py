@@ -1,0 +1,56 @@
+"""Drawing detections and the state onto an image (for the debug topic and PNG reports)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from tl_classifier.detection import FrameResult
+from tl_classifier.states import State
+
+#: Drawing colour of each state, in RGB.
+STATE_RGB = {
+    State.UNKNOWN: (200, 200, 200),
+    State.RED: (255, 40, 40),
+    State.YELLOW: (255, 210, 0),
+    State.GREEN: (0, 220, 60),
+    State.OFF: (120, 120, 255),
+}
+
+
+def draw_result(rgb: np.ndarray, result: FrameResult, published: State | None = None) -> np.ndarray:
+    """Return a copy of ``rgb`` with every detection's box, label and score, and the state, drawn on it.
+
+    :param published: the filtered state, shown beside this frame's own state.
+    """
+    out = np.ascontiguousarray(rgb).copy()
+    scale = max(out.shape[0] / 600.0, 0.5)
+    thick = max(int(round(2 * scale)), 1)
+    for d in result.detections:
+        colour = STATE_RGB[d.state]
+        cv2.rectangle(out, (d.xmin, d.ymin), (d.xmax, d.ymax), colour, thick)
+        cv2.putText(
+            out,
+            f"{d.label} {d.score:.2f}",
+            (d.xmin, max(d.ymin - 4, 12)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.45 * scale,
+            colour,
+            thick,
+            cv2.LINE_AA,
+        )
+    text = f"frame: {result.state.name} {result.confidence:.2f}"
+    if published is not None:
+        text = f"state: {published.name}   {text}"
+    cv2.rectangle(out, (0, 0), (out.shape[1], int(28 * scale)), (0, 0, 0), -1)
+    cv2.putText(
+        out,
+        text,
+        (6, int(20 * scale)),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.6 * scale,
+        STATE_RGB[published if published is not None else result.state],
+        thick,
+        cv2.LINE_AA,
+    )
+    return out

@@ -1,0 +1,81 @@
+"""The node's parameters: defaults, types and checks, with no ROS in sight.
+
+:meth:`NodeParams.read` takes any ``get(name, default)`` function; the node
+passes ``rospy.get_param`` with private (``~``) names, the tests a dict's get.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
+
+from tl_classifier.errors import ParameterError
+from tl_classifier.tf_setup import parse_device
+
+
+@dataclass(frozen=True)
+class NodeParams:
+    """Private parameters of ``tl_classifier_node`` (each read once, as ``~name``)."""
+
+    model: str = ""  #: frozen_inference_graph.pb, SavedModel folder, or export folder (required)
+    label_map: str = ""  #: label_map.pbtxt; empty: the one beside the model
+    camera_topic: str = "/image_color"  #: sensor_msgs/Image or CompressedImage topic
+    score_threshold: float = 0.5  #: detections below it are ignored
+    state_count_threshold: int = 3  #: frames in a row before a new state is published
+    red_count_threshold: int = 1  #: frames in a row before RED is published
+    unknown_count_threshold: int = 6  #: frames in a row before UNKNOWN replaces a known state
+    device: str = "auto"  #: auto, cpu, gpu or gpu:N
+    gpu_memory_limit: int = 0  #: MiB; 0: no cap, memory growth
+    max_frame_age: float = 0.0  #: seconds; drop frames whose header stamp is older (0: off)
+    warmup_width: int = 800  #: width of the warm-up frames
+    warmup_height: int = 600  #: height of the warm-up frames
+    buff_size: int = 1 << 26  #: subscriber's socket buffer in bytes (must exceed several frames)
+
+    @classmethod
+    def read(cls, get: Callable[[str, Any], Any], prefix: str = "~") -> NodeParams:
+        """Read every parameter through ``get(prefix + name, default)`` and check it.
+
+        :raises ParameterError: naming the parameter, for a wrong type or value.
+        """
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            default = f.default
+            raw = get(prefix + f.name, default)
+            kind = type(default)
+            try:
+                if kind is bool or (kind is int and isinstance(raw, bool)):
+                    raise TypeError
+                if kind is int and isinstance(raw, float) and raw != int(raw):
+                    raise TypeError
+                values[f.name] = kind(raw) if not isinstance(raw, str) or kind is str else kind(raw.strip())
+            except (TypeError, ValueError) as err:
+                raise ParameterError(f"{prefix}{f.name} must be {kind.__name__}, got {raw!r}") from err
+        params = cls(**values)
+        params.check(prefix)
+        return params
+
+    def check(self, prefix: str = "~") -> None:
+        """:raises ParameterError: naming the first parameter out of range."""
+
+        def bad(name: str, why: str) -> ParameterError:
+            return ParameterError(f"{prefix}{name} {why}, got {getattr(self, name)!r}")
+
+        if not self.model:
+            raise bad("model", "must name a frozen graph or SavedModel")
+        if not self.camera_topic:
+            raise bad("camera_topic", "must name a topic")
+        if not 0.0 <= self.score_threshold <= 1.0:
+            raise bad("score_threshold", "must be between 0 and 1")
+        for name in ("state_count_threshold", "red_count_threshold", "unknown_count_threshold"):
+            if getattr(self, name) < 1:
+                raise bad(name, "must be at least 1 frame")
+        parse_device(self.device)
+        if self.gpu_memory_limit < 0:
+            raise bad("gpu_memory_limit", "must be >= 0 MiB (0: no cap)")
+        if self.max_frame_age < 0:
+            raise bad("max_frame_age", "must be >= 0 s (0: off)")
+        if self.warmup_width < 16 or self.warmup_height < 16:
+            raise bad("warmup_width" if self.warmup_width < 16 else "warmup_height", "must be at least 16 pixels")
+        if self.buff_size < 1 << 20:
+            raise bad("buff_size", "must be at least 1 MiB (rospy's small default makes queue_size=1 a backlog)")

@@ -1,0 +1,97 @@
+"""Camera messages to RGB arrays and back, with cv_bridge doing the encodings.
+
+cv_bridge is ROS's own converter: it knows every ``sensor_msgs/Image``
+encoding (rgb8, bgr8, rgba8, bgra8, mono8, the four bayer_*8 patterns, ...)
+and decodes ``sensor_msgs/CompressedImage``.  Everything leaves here as RGB,
+because the models are trained on RGB: never hand a model cv2's BGR.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from cv_bridge import CvBridge, CvBridgeError
+from sensor_msgs.msg import CompressedImage, Image
+
+from tl_classifier.errors import ImageError
+
+#: Encodings of sensor_msgs/Image the node accepts.
+ENCODINGS = (
+    "rgb8",
+    "bgr8",
+    "rgba8",
+    "bgra8",
+    "mono8",
+    "bayer_rggb8",
+    "bayer_bggr8",
+    "bayer_gbrg8",
+    "bayer_grbg8",
+)
+_BAYER_OFFSETS = {  # where R and B sit in each 2x2 tile: (row, col)
+    "rggb": ((0, 0), (1, 1)),
+    "bggr": ((1, 1), (0, 0)),
+    "gbrg": ((1, 0), (0, 1)),
+    "grbg": ((0, 1), (1, 0)),
+}
+_bridge = CvBridge()
+
+
+def image_to_rgb(msg: Image | CompressedImage) -> np.ndarray:
+    """Decode a camera message into a uint8 H x W x 3 RGB array.
+
+    :raises ImageError: if the encoding is not one of :data:`ENCODINGS`, the
+        data do not match the header, or a compressed image does not decode.
+    """
+    try:
+        if isinstance(msg, CompressedImage):
+            rgb = _bridge.compressed_imgmsg_to_cv2(msg, "rgb8")
+            if rgb is None or rgb.ndim != 3:
+                raise ImageError(f"compressed image ({msg.format or 'no format'}) does not decode")
+            return rgb
+        if msg.encoding not in ENCODINGS:
+            raise ImageError(f"unsupported image encoding {msg.encoding!r} (supported: {', '.join(ENCODINGS)})")
+        return _bridge.imgmsg_to_cv2(msg, "rgb8")
+    except (CvBridgeError, cv2.error, TypeError, ValueError) as err:
+        raise ImageError(f"cannot decode image: {err}") from err
+
+
+def mosaic(rgb: np.ndarray, pattern: str) -> np.ndarray:
+    """Sample an RGB image into one Bayer pattern (``rggb``, ``bggr``, ``gbrg``, ``grbg``), as a camera sensor would."""
+    (ry, rx), (by, bx) = _BAYER_OFFSETS[pattern]
+    raw = rgb[..., 1].copy()
+    raw[ry::2, rx::2] = rgb[ry::2, rx::2, 0]
+    raw[by::2, bx::2] = rgb[by::2, bx::2, 2]
+    return raw
+
+
+def rgb_to_image(rgb: np.ndarray, encoding: str = "rgb8") -> Image:
+    """Encode an RGB array as a ``sensor_msgs/Image`` in ``encoding`` (one of :data:`ENCODINGS`).
+
+    :raises ImageError: for an unsupported encoding.
+    """
+    if encoding not in ENCODINGS:
+        raise ImageError(f"unsupported image encoding {encoding!r} (supported: {', '.join(ENCODINGS)})")
+    if encoding.startswith("bayer_"):
+        return _bridge.cv2_to_imgmsg(mosaic(rgb, encoding[6:9]), encoding)
+    convert = {
+        "rgb8": None,
+        "bgr8": cv2.COLOR_RGB2BGR,
+        "rgba8": cv2.COLOR_RGB2RGBA,
+        "bgra8": cv2.COLOR_RGB2BGRA,
+        "mono8": cv2.COLOR_RGB2GRAY,
+    }[encoding]
+    data = rgb if convert is None else cv2.cvtColor(rgb, convert)
+    return _bridge.cv2_to_imgmsg(np.ascontiguousarray(data), encoding)
+
+
+def rgb_to_compressed(rgb: np.ndarray, fmt: str = "jpeg", quality: int = 90) -> CompressedImage:
+    """Encode an RGB array as a ``sensor_msgs/CompressedImage`` (``jpeg`` or ``png``)."""
+    ext = {"jpeg": ".jpg", "jpg": ".jpg", "png": ".png"}[fmt]
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if ext == ".jpg" else []
+    ok, buf = cv2.imencode(ext, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params)
+    if not ok:
+        raise ImageError(f"cannot encode image as {fmt}")
+    msg = CompressedImage()
+    msg.format = "jpeg" if ext == ".jpg" else "png"
+    msg.data = buf.tobytes()
+    return msg
