@@ -41,6 +41,9 @@ def _label_map_class():
     return message_factory.GetMessageClass(pool.FindMessageTypeByName("object_detection.protos.StringIntLabelMap"))
 
 
+_SEPARATOR = "|"  # joins the names of an id that a label map gives several times
+
+
 @dataclass(frozen=True)
 class LabelMap:
     """Class ids (from 1) to label names, and each label's :class:`State`."""
@@ -52,9 +55,17 @@ class LabelMap:
         return self.names.get(class_id, f"class_{class_id}")
 
     def state(self, class_id: int) -> State:
-        """:class:`State` of ``class_id`` (UNKNOWN for an id the map lacks)."""
+        """:class:`State` of ``class_id``.
+
+        UNKNOWN for an id the map lacks, and for an id given several names of
+        different states (real maps do that: Bosch's ``no_classes`` map names
+        Off, Green, Yellow and Red all id 1, for a detector of lights alone).
+        """
         name = self.names.get(class_id)
-        return state_from_label(name) if name is not None else State.UNKNOWN
+        if name is None:
+            return State.UNKNOWN
+        states = {state_from_label(n) for n in name.split(_SEPARATOR)}
+        return states.pop() if len(states) == 1 else State.UNKNOWN
 
     @classmethod
     def from_labels(cls, labels: Iterable[str]) -> LabelMap:
@@ -71,8 +82,11 @@ class LabelMap:
 def parse_label_map(text: str, path: str | os.PathLike[str] | None = None) -> LabelMap:
     """Parse label-map text.
 
+    An id given several times keeps all its names, joined by ``|``
+    (see :meth:`LabelMap.state`).
+
     :raises LabelMapError: if the text is not a valid ``StringIntLabelMap``,
-        has no item, an item without id or name, an id below 1, or an id twice.
+        has no item, an item without id or name, or an id below 1.
     """
     from google.protobuf import text_format
 
@@ -87,9 +101,8 @@ def parse_label_map(text: str, path: str | os.PathLike[str] | None = None) -> La
             raise LabelMapError("an item lacks its id or name", path)
         if item.id < 1:
             raise LabelMapError(f"id {item.id} of {item.name!r} is below 1 (ids start at 1; 0 is the background)", path)
-        if item.id in names:
-            raise LabelMapError(f"id {item.id} is given twice", path)
-        names[item.id] = item.name or item.display_name
+        name = item.name or item.display_name
+        names[item.id] = f"{names[item.id]}{_SEPARATOR}{name}" if item.id in names else name
     if not names:
         raise LabelMapError("has no item", path)
     return LabelMap(names)

@@ -37,13 +37,15 @@ _bridge = CvBridge()
 
 
 def image_to_rgb(msg: Image | CompressedImage) -> np.ndarray:
-    """Decode a camera message into a uint8 H x W x 3 RGB array.
+    """Decode a camera message (``sensor_msgs/Image`` or ``CompressedImage``) into a uint8 H x W x 3 RGB array.
 
     :raises ImageError: if the encoding is not one of :data:`ENCODINGS`, the
         data do not match the header, or a compressed image does not decode.
     """
     try:
-        if isinstance(msg, CompressedImage):
+        # By type name, not isinstance: rosbag hands out classes generated from
+        # the bag's own definitions, which are not sensor_msgs.msg's classes.
+        if msg._type == "sensor_msgs/CompressedImage":
             rgb = _bridge.compressed_imgmsg_to_cv2(msg, "rgb8")
             if rgb is None or rgb.ndim != 3:
                 raise ImageError(f"compressed image ({msg.format or 'no format'}) does not decode")
@@ -72,7 +74,7 @@ def rgb_to_image(rgb: np.ndarray, encoding: str = "rgb8") -> Image:
     if encoding not in ENCODINGS:
         raise ImageError(f"unsupported image encoding {encoding!r} (supported: {', '.join(ENCODINGS)})")
     if encoding.startswith("bayer_"):
-        return _bridge.cv2_to_imgmsg(mosaic(rgb, encoding[6:9]), encoding)
+        return _bridge.cv2_to_imgmsg(mosaic(rgb, encoding[6:10]), encoding)
     convert = {
         "rgb8": None,
         "bgr8": cv2.COLOR_RGB2BGR,

@@ -1,0 +1,37 @@
+"""Shared fixtures: the real data in ../shared/realdata, and models exported by our own code."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from realdata import REALDATA, sim_frames  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def realdata() -> Path:
+    """../shared/realdata; the suite fails (it does not skip) without it."""
+    if not REALDATA.is_dir():
+        pytest.fail(f"the real data is missing: {REALDATA} (tests read it from ../shared/realdata)")
+    return REALDATA
+
+
+@pytest.fixture(scope="session")
+def baseline_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The colour-threshold detector, exported by our exporter into a fresh folder."""
+    from tl_classifier.baseline import LABEL_MAP, colour_detector
+    from tl_classifier.export import export_detector
+
+    return export_detector(colour_detector(), tmp_path_factory.mktemp("models") / "baseline", LABEL_MAP)
+
+
+@pytest.fixture(scope="session")
+def frames(realdata: Path) -> dict[str, list[np.ndarray]]:
+    """Real simulator frames, RGB, by their folder's state (red, yellow, green, unknown)."""
+    return sim_frames()

@@ -1,0 +1,41 @@
+"""Node parameters: defaults, types and ranges, checked without a ROS master."""
+
+import pytest
+
+from tl_classifier.errors import ParameterError
+from tl_classifier.params import NodeParams
+
+
+def read(**given):
+    return NodeParams.read(lambda name, default: given.get(name.lstrip("~"), default))
+
+
+def test_defaults():
+    p = read(model="m.pb")
+    assert (p.camera_topic, p.state_count_threshold, p.red_count_threshold, p.device) == ("/image_color", 3, 1, "auto")
+    assert p.buff_size >= 1 << 24
+
+
+@pytest.mark.parametrize(
+    ("given", "name"),
+    [
+        ({"model": ""}, "~model"),
+        ({"score_threshold": 1.5}, "~score_threshold"),
+        ({"score_threshold": "high"}, "~score_threshold"),
+        ({"state_count_threshold": 0}, "~state_count_threshold"),
+        ({"state_count_threshold": 2.5}, "~state_count_threshold"),
+        ({"state_count_threshold": True}, "~state_count_threshold"),
+        ({"device": "tpu"}, "device"),
+        ({"gpu_memory_limit": -1}, "~gpu_memory_limit"),
+        ({"buff_size": 65536}, "~buff_size"),
+        ({"warmup_width": 4}, "~warmup_width"),
+    ],
+)
+def test_invalid(given, name):
+    with pytest.raises(ParameterError, match=name):
+        read(**{"model": "m.pb", **given})
+
+
+def test_numbers_from_launch_strings_and_ints_for_floats():
+    p = read(model="m", score_threshold=1, state_count_threshold=4.0, max_frame_age=" 0.5 ")
+    assert p.score_threshold == 1.0 and p.state_count_threshold == 4 and p.max_frame_age == 0.5
