@@ -70,6 +70,7 @@ demo: demo/sample.bag
 # --- tests -------------------------------------------------------------------------
 lint: $(STAMPS)/venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 unit: $(STAMPS)/build
 	@mkdir -p $(WS)/test_results

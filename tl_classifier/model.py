@@ -127,8 +127,7 @@ def _find_model(path: Path) -> tuple[Path, str]:
     return path, "frozen"
 
 
-def _load_frozen(path: Path, tf: Any) -> Callable[[Any], Any]:
-    p = require_file(path, ModelError, "frozen inference graph (.pb)")
+def _load_frozen(p: Path, tf: Any) -> Callable[[Any], Any]:
     graph_def = tf.compat.v1.GraphDef()
     try:
         graph_def.ParseFromString(p.read_bytes())
@@ -167,7 +166,6 @@ def _load_frozen(path: Path, tf: Any) -> Callable[[Any], Any]:
 
 
 def _load_saved_model(path: Path, tf: Any) -> Callable[[Any], Any]:
-    require_file(path / "saved_model.pb", ModelError, "SavedModel (saved_model.pb)")
     try:
         loaded = tf.saved_model.load(str(path))
     except Exception as err:  # TF raises many types here (OSError, ValueError, RuntimeError, OpError)
@@ -213,6 +211,10 @@ def load_model(
     if not given.exists():
         raise ModelError("no such file or folder (expected a frozen graph or a SavedModel)", given)
     model_path, kind = _find_model(given)
+    if kind == "frozen":
+        require_file(model_path, ModelError, "frozen inference graph (.pb)")
+    else:
+        require_file(model_path / "saved_model.pb", ModelError, "SavedModel (saved_model.pb)")
     if label_map is None:
         folder = model_path if model_path.is_dir() else model_path.parent
         candidates = [folder / LABEL_MAP_NAME] + ([folder.parent / LABEL_MAP_NAME] if kind == "saved_model" else [])

@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""rostest: a 30 Hz stream of the car's real 1368x1096 frames into a node slower than the camera.
+
+The node must keep up by dropping frames (counted in its diagnostics), never by
+falling behind: every published state is for a recent frame, and the states
+stop as soon as the camera stops.  The model is the colour-threshold graph
+exported here with extra convolutions (``cost``), so that inference is
+slower than the 33 ms between frames on any machine.
+"""
+
+import statistics
+import sys
+import tempfile
+import time
+import unittest
+from pathlib import Path
+
+import roslaunch
+import rospy
+import rostest
+from diagnostic_msgs.msg import DiagnosticArray
+from sensor_msgs.msg import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from realdata import site_frames
+from rostest_support import StateListener, wait_for_subscriber
+
+from tl_classifier.baseline import LABEL_MAP, colour_detector
+from tl_classifier.export import export_detector
+from tl_classifier.ros.convert import rgb_to_image
+
+RATE_HZ = 30.0
+SECONDS = 6.0
+
+
+class TestStaleFramesDropped(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        rospy.init_node("test_stale")
+        cls.tmp = tempfile.TemporaryDirectory()
+        model = export_detector(colour_detector(cost=1), Path(cls.tmp.name) / "slow", LABEL_MAP)
+        for key, value in {
+            "model": str(model),
+            "camera_topic": "/image_raw",
+            "warmup_width": 1368,
+            "warmup_height": 1096,
+        }.items():
+            rospy.set_param(f"/tl_classifier/{key}", value)
+        cls.launch = roslaunch.scriptapi.ROSLaunch()
+        cls.launch.start()
+        cls.process = cls.launch.launch(
+            roslaunch.core.Node("tl_classifier", "tl_classifier_node", name="tl_classifier", output="screen")
+        )
+        cls.diagnostics = []
+        rospy.Subscriber("/diagnostics", DiagnosticArray, cls.diagnostics.append, queue_size=100)
+        cls.states = StateListener()
+        cls.pub = rospy.Publisher("/image_raw", Image, queue_size=1)
+        wait_for_subscriber(cls.pub)
+        cls.frames = [rgb_to_image(f, "rgb8") for f in site_frames()]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.process.stop()
+        cls.launch.stop()
+        cls.tmp.cleanup()
+
+    def test_stream(self):
+        self.assertEqual(len(self.frames), 12)
+        self.assertEqual((self.frames[0].height, self.frames[0].width), (1096, 1368))
+        sent = 0
+        start = time.monotonic()
+        while time.monotonic() - start < SECONDS:
+            msg = self.frames[sent % len(self.frames)]
+            msg.header.stamp = rospy.Time.now()
+            msg.header.seq = sent
+            self.pub.publish(msg)
+            sent += 1
+            time.sleep(max(0.0, start + sent / RATE_HZ - time.monotonic()))
+        stopped = rospy.get_rostime().to_sec()
+        time.sleep(2.0)
+        got = self.states.drain()
+
+        self.assertGreaterEqual(sent, RATE_HZ * SECONDS * 0.9)
+        self.assertGreater(len(got), 10, "the node published too few states")
+        inference = statistics.median(m.inference_time for m, _ in got)
+        self.assertGreater(inference, 1.0 / RATE_HZ, "the test model must be slower than the camera")
+        self.assertLess(len(got), sent, "no frame was dropped")
+
+        ages = sorted(received - m.header.stamp.to_sec() for m, received in got)
+        p99 = ages[min(len(ages) - 1, int(0.99 * len(ages)))]
+        # newest-frame-only: a frame waits at most one inference, then runs one (plus transport)
+        self.assertLess(p99, 3 * inference + 0.15, f"p99 age {p99:.3f} s with inference {inference:.3f} s")
+        last = max(received for _, received in got)
+        self.assertLess(last - stopped, 3 * inference + 0.15, "states kept coming after the camera stopped: a backlog")
+        stamps = [m.header.stamp.to_sec() for m, _ in got]
+        self.assertEqual(stamps, sorted(stamps), "states out of order")
+
+        time.sleep(1.5)  # diagnostics are published about once a second
+        values = {}
+        for array in self.diagnostics:
+            for status in array.status:
+                if "Traffic light classifier" in status.name:
+                    values = {kv.key: kv.value for kv in status.values}
+        self.assertTrue(values, "no diagnostics from the node")
+        received, processed, dropped = (int(values[k]) for k in ("frames_received", "frames_processed", "frames_dropped"))
+        self.assertGreaterEqual(received, 0.9 * sent)
+        self.assertGreater(dropped, 0)
+        self.assertEqual(processed, len(got))
+        self.assertEqual(received, processed + dropped)
+        rospy.loginfo(
+            f"sent {sent} at {RATE_HZ} Hz, states {len(got)}, dropped {dropped}, "
+            f"inference {1e3 * inference:.0f} ms, p99 age {1e3 * p99:.0f} ms"
+        )
+
+
+if __name__ == "__main__":
+    rostest.rosrun("tl_classifier", "node_stale", TestStaleFramesDropped)
