@@ -79,7 +79,8 @@ unit: $(STAMPS)/build
 rostest: $(STAMPS)/build
 	@rm -rf $(WS)/build/test_results
 	@echo "make: rostest (catkin_make run_tests; log: $(WS)/rostest.log)"
-	@cd $(WS) && ../env.sh catkin_make run_tests > rostest.log 2>&1 || { tail -40 rostest.log; exit 1; }
+	@# -j1: one .test at a time, so timing-sensitive tests do not share the two cores with each other
+	@cd $(WS) && ../env.sh catkin_make run_tests -j1 > rostest.log 2>&1 || { tail -40 rostest.log; exit 1; }
 	@grep -E '^\[ROSTEST\]|^\[Testcase|SUMMARY|^ \* RESULT|^ \* TESTS|^ \* ERRORS|^ \* FAILURES' $(WS)/rostest.log || true
 
 test: lint rostest unit
