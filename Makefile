@@ -62,7 +62,7 @@ build: $(STAMPS)/build
 
 # --- the main job ----------------------------------------------------------------
 demo/sample.bag: $(STAMPS)/build tl_classifier/synth.py
-	./env.sh rosrun tl_classifier make_sample_bag $@ --overwrite
+	./env.sh rosrun tl_classifier synthesize $@ --overwrite
 
 demo: demo/sample.bag
 	./env.sh roslaunch tl_classifier demo.launch bag:=$(ROOT)/demo/sample.bag

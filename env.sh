@@ -12,8 +12,12 @@ if [ ! -f "$root/.ws/devel/setup.bash" ] || [ ! -x "$root/.venv/bin/python" ]; t
   exit 1
 fi
 export PATH="/usr/bin:$PATH"
+# setup.bash reads the positional parameters (--extend, --local, ...): hide ours from it
+args=("$@")
+set --
 # shellcheck disable=SC1091
 source "$root/.ws/devel/setup.bash"
+set -- "${args[@]}"
 export VIRTUAL_ENV="$root/.venv"
 export PATH="$VIRTUAL_ENV/bin:$PATH"
 export ROS_MASTER_URI="${ROS_MASTER_URI:-http://localhost:11311}"

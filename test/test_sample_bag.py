@@ -45,9 +45,9 @@ def test_write_bag_every_encoding(tmp_path: Path):
             np.testing.assert_array_equal(decoded, frames[1])
 
 
-def test_make_sample_bag_command(tmp_path: Path):
+def test_synthesize_bag_command(tmp_path: Path):
     out = tmp_path / "s.bag"
-    cmd = [str(ROOT / "scripts" / "make_sample_bag"), str(out), "--frames-per-state", "2", "--size", "80x60"]
+    cmd = [str(ROOT / "scripts" / "synthesize"), str(out), "--frames-per-state", "2", "--size", "80x64"]
     done = subprocess.run(cmd, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     with rosbag.Bag(str(out)) as bag:
@@ -55,3 +55,30 @@ def test_make_sample_bag_command(tmp_path: Path):
     again = subprocess.run(cmd, capture_output=True, text=True)
     assert again.returncode == 1
     assert again.stderr.count("\n") == 1 and str(out) in again.stderr and "--overwrite" in again.stderr
+
+
+def test_synthesize_images_with_voc(tmp_path: Path, realdata: Path):
+    from defusedxml import ElementTree
+
+    out = tmp_path / "set"
+    cmd = [str(ROOT / "scripts" / "synthesize"), str(out), "--count", "12", "--size", "1368x1096", "--lights", "3", "--voc"]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    images = sorted(out.glob("*.jpg"))
+    assert len(images) == 12 and len(list(out.glob("*.xml"))) == 12
+    # the same layout and fields as labelImg's files in the real data
+    real = ElementTree.parse(next((realdata / "ros-racers/tl_classification/data/images_sim").glob("*.xml.xml"))).getroot()
+    names = {"Red", "Yellow", "Green", "off"}
+    for img in images:
+        root = ElementTree.parse(img.with_suffix(".xml")).getroot()
+        assert [c.tag for c in root if c.tag != "object"] == [c.tag for c in real if c.tag != "object"]
+        assert root.findtext("filename") == img.name
+        assert (root.findtext("size/width"), root.findtext("size/height")) == ("1368", "1096")
+        for obj in root.iter("object"):
+            assert obj.findtext("name") in names
+            box = [int(obj.findtext(f"bndbox/{k}")) for k in ("xmin", "ymin", "xmax", "ymax")]
+            assert 0 <= box[0] < box[2] <= 1368 and 0 <= box[1] < box[3] <= 1096
+    before = images[0].stat().st_mtime_ns
+    again = subprocess.run(cmd, capture_output=True, text=True)
+    assert again.returncode == 0 and "0 new images" in again.stdout
+    assert images[0].stat().st_mtime_ns == before

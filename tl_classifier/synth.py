@@ -83,3 +83,12 @@ def demo_sequence(frames_per_state: int = 15) -> list[State]:
     """A light's cycle, for the demo bag: UNKNOWN, GREEN, YELLOW, RED, GREEN, OFF."""
     cycle = [State.UNKNOWN, State.GREEN, State.YELLOW, State.RED, State.GREEN, State.OFF]
     return [s for s in cycle for _ in range(frames_per_state)]
+
+
+def random_sequence(count: int, rng: np.random.Generator, states: tuple[State, ...] = tuple(State)) -> list[State]:
+    """``count`` states drawn evenly from ``states``, for datasets."""
+    return [states[i] for i in rng.integers(0, len(states), count)]
+
+
+#: Label of each state in synthetic annotations (the tutorial's label map: Green, Red, Yellow, off).
+LABELS = {State.RED: "Red", State.YELLOW: "Yellow", State.GREEN: "Green", State.OFF: "off"}

@@ -45,13 +45,19 @@ def image_to_rgb(msg: Image | CompressedImage) -> np.ndarray:
     try:
         # By type name, not isinstance: rosbag hands out classes generated from
         # the bag's own definitions, which are not sensor_msgs.msg's classes.
-        if msg._type == "sensor_msgs/CompressedImage":
+        # (ROS 2 messages read by the rosbags library name their type in __msgtype__.)
+        kind = getattr(msg, "_type", None) or getattr(msg, "__msgtype__", "")
+        if kind.endswith("CompressedImage"):
             rgb = _bridge.compressed_imgmsg_to_cv2(msg, "rgb8")
             if rgb is None or rgb.ndim != 3:
                 raise ImageError(f"compressed image ({msg.format or 'no format'}) does not decode")
             return rgb
         if msg.encoding not in ENCODINGS:
             raise ImageError(f"unsupported image encoding {msg.encoding!r} (supported: {', '.join(ENCODINGS)})")
+        if msg.encoding == "rgb8" and msg.step == 3 * msg.width and len(msg.data) == msg.step * msg.height:
+            # Already RGB and packed: a read-only view of the message's bytes, no copy
+            # (cv_bridge would copy 4.5 MB of a car camera frame to convert nothing).
+            return np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.width, 3)
         return _bridge.imgmsg_to_cv2(msg, "rgb8")
     except (CvBridgeError, cv2.error, TypeError, ValueError) as err:
         raise ImageError(f"cannot decode image: {err}") from err

@@ -1,4 +1,4 @@
-"""Small commands: the demo's sample bag, printing published states, exporting the baseline model."""
+"""Small commands: synthetic frames (the demo's sample bag), printing published states, exporting the baseline model."""
 
 from __future__ import annotations
 
@@ -7,47 +7,77 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 
 from tl_classifier.cli import run_main
 from tl_classifier.states import State, to_styx
 
 
-def _make_sample_bag(argv: list[str]) -> int:
+def _synthesize(argv: list[str]) -> int:
     import numpy as np
 
-    from tl_classifier.ros.bags import bag_size_mb, write_bag
-    from tl_classifier.synth import demo_sequence, render_frame
+    from tl_classifier.errors import ParameterError
+    from tl_classifier.extract import FORMATS, write_image
+    from tl_classifier.synth import LABELS, demo_sequence, random_sequence, render_frame
+    from tl_classifier.voc import VocObject, voc_xml, write_voc
 
     p = argparse.ArgumentParser(
-        prog="make_sample_bag", description="Write a bag of synthetic traffic-light frames (the demo's input)."
+        prog="synthesize",
+        description="Render labelled synthetic traffic-light frames into a bag (OUT.bag) or an image folder (OUT).",
     )
-    p.add_argument("bag", help="output .bag")
-    p.add_argument("--topic", default="/image_color", help="camera topic (default: %(default)s, the simulator's)")
+    p.add_argument("out", help="OUT.bag for a ROS 1 bag; any other name is an image folder")
+    p.add_argument("--count", type=int, default=0, help="frames of random states (default: the demo's light cycle)")
+    p.add_argument("--frames-per-state", type=int, default=10, help="frames per state of the demo cycle (default: %(default)s)")
+    p.add_argument("--states", default="red,yellow,green,off,unknown", help="states drawn by --count (default: %(default)s)")
     p.add_argument(
-        "--encoding", default="rgb8", help="rgb8, bgr8, rgba8, bgra8, mono8, bayer_*8, or jpeg/png for CompressedImage"
+        "--size", default="800x600", help="WIDTHxHEIGHT (default: %(default)s, the simulator's; the car's is 1368x1096)"
     )
-    p.add_argument("--frames-per-state", type=int, default=10, help="frames per state of the cycle (default: %(default)s)")
-    p.add_argument("--size", default="800x600", help="WIDTHxHEIGHT (default: %(default)s; the car's camera is 1368x1096)")
-    p.add_argument("--rate", type=float, default=10.0, help="frames per second of bag time (default: %(default)s)")
+    p.add_argument("--lights", type=int, default=1, help="most lights per frame; each frame has 1 to this many (default: 1)")
+    p.add_argument("--topic", default="/image_color", help="bag topic (default: %(default)s, the simulator's)")
+    p.add_argument("--encoding", default="rgb8", help="bag encoding: rgb8, bgr8, rgba8, bgra8, mono8, bayer_*8, or jpeg/png")
+    p.add_argument("--rate", type=float, default=10.0, help="bag frames per second (default: %(default)s)")
+    p.add_argument("--format", choices=sorted(FORMATS), default="jpeg", help="image folder format (default: jpeg)")
+    p.add_argument("--voc", action="store_true", help="image folder: write labelImg Pascal VOC XML beside each image")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--overwrite", action="store_true", help="replace an existing bag")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     a = p.parse_args(argv)
-    width, height = (int(v) for v in a.size.lower().split("x"))
+    try:
+        width, height = (int(v) for v in a.size.lower().split("x"))
+        states_pool = tuple(State[s.strip().upper()] for s in a.states.split(","))
+    except (ValueError, KeyError) as err:
+        raise ParameterError(f"bad --size or --states ({err})") from err
+    if min(width, height) < 64 or a.lights < 1 or a.count < 0 or a.frames_per_state < 1:
+        raise ParameterError("--size must be at least 64x64, --lights and --frames-per-state at least 1, --count >= 0")
     rng = np.random.default_rng(a.seed)
-    states = demo_sequence(a.frames_per_state)
-    n = write_bag(
-        a.bag, (render_frame(s, width, height, rng)[0] for s in states), a.topic, a.encoding, a.rate, overwrite=a.overwrite
-    )
-    print(
-        f"{a.bag}: {n} frames ({width}x{height} {a.encoding}) on {a.topic}, {bag_size_mb(a.bag):.0f} MB; "
-        f"states {' '.join(f'{s.name}x{c}' for s, c in Counter(states).items())}"
-    )
+    states = random_sequence(a.count, rng, states_pool) if a.count else demo_sequence(a.frames_per_state)
+    frames = (render_frame(s, width, height, rng, lights=int(rng.integers(1, a.lights + 1))) for s in states)
+    out = Path(a.out)
+    if out.suffix == ".bag":
+        from tl_classifier.ros.bags import write_bag
+
+        n = write_bag(out, (rgb for rgb, _ in frames), a.topic, a.encoding, a.rate, overwrite=a.overwrite)
+        what = f"{n} frames ({width}x{height} {a.encoding}) on {a.topic}, {out.stat().st_size / 1e6:.0f} MB"
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        n = 0
+        for i, (rgb, lights) in enumerate(frames):
+            name = f"synth_{i:06d}{FORMATS[a.format]}"
+            if write_image(out / name, rgb, overwrite=a.overwrite):
+                n += 1
+            if a.voc:
+                objects = [VocObject(LABELS[lt.state], lt.xmin, lt.ymin, lt.xmax, lt.ymax) for lt in lights]
+                xml_path = out / f"synth_{i:06d}.xml"
+                if a.overwrite or not xml_path.exists():
+                    write_voc(xml_path, voc_xml(name, width, height, objects, out.name), a.overwrite)
+        what = f"{n} new images ({width}x{height} {a.format}){' with VOC XML' if a.voc else ''}"
+    counts = " ".join(f"{s.name}x{c}" for s, c in Counter(states).items())
+    print(f"{out}: {what}; states {counts}")
     return 0
 
 
-def make_sample_bag(argv: Sequence[str] | None = None) -> int:
-    """``rosrun tl_classifier make_sample_bag BAG``."""
-    return run_main(_make_sample_bag, argv, "make_sample_bag")
+def synthesize(argv: Sequence[str] | None = None) -> int:
+    """``rosrun tl_classifier synthesize OUT``."""
+    return run_main(_synthesize, argv, "synthesize")
 
 
 def _echo_states(argv: list[str]) -> int:
