@@ -39,7 +39,9 @@ def write_bag(
     with atomic_output(path, overwrite) as tmp, rosbag.Bag(str(tmp), "w") as bag:
         for i, rgb in enumerate(frames):
             msg = rgb_to_compressed(rgb, encoding) if encoding in ("jpeg", "png") else rgb_to_image(rgb, encoding)
-            stamp = rospy.Time.from_sec(start + i / rate_hz)
+            # in whole nanoseconds: a float of 1.5e9 s cannot hold them exactly
+            ns = int(round((start - int(start)) * 1e9)) + int(round(i * 1e9 / rate_hz))
+            stamp = rospy.Time(int(start) + ns // 1_000_000_000, ns % 1_000_000_000)
             msg.header.stamp = stamp
             msg.header.seq = i
             msg.header.frame_id = frame_id
