@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import queue
+import socket
+import subprocess
 import time
 
 import rospy
@@ -57,3 +60,32 @@ def send(pub: rospy.Publisher, msg, listener: StateListener, frame_id: str = "ca
     msg.header.frame_id = frame_id
     pub.publish(msg)
     return listener.wait_for_stamp(msg.header.stamp)
+
+
+def start_master(timeout: float = 30.0) -> tuple[subprocess.Popen, str]:
+    """Start a real roscore on a free port; return the process and its URI (not exported)."""
+    import rosgraph
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    uri = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "ROS_MASTER_URI": uri}
+    proc = subprocess.Popen(["roscore", "-p", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    while not rosgraph.is_master_online(uri):
+        if time.monotonic() > deadline or proc.poll() is not None:
+            proc.terminate()
+            raise RuntimeError(f"roscore did not start on port {port}")
+        time.sleep(0.1)
+    return proc, uri
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Stop a process started here, politely, then firmly."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

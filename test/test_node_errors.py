@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
+from rostest_support import start_master, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE = ROOT / "scripts" / "tl_classifier_node"
@@ -16,22 +15,9 @@ NODE = ROOT / "scripts" / "tl_classifier_node"
 
 @pytest.fixture(scope="module")
 def master():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "ROS_MASTER_URI": f"http://127.0.0.1:{port}"}
-    proc = subprocess.Popen(["roscore", "-p", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    import rosgraph
-
-    deadline = time.monotonic() + 30
-    while not rosgraph.is_master_online(env["ROS_MASTER_URI"]):
-        if time.monotonic() > deadline:
-            proc.terminate()
-            pytest.fail("roscore did not start")
-        time.sleep(0.2)
-    yield env
-    proc.terminate()
-    proc.wait(timeout=20)
+    proc, uri = start_master()
+    yield {**os.environ, "ROS_MASTER_URI": uri}
+    stop(proc)
 
 
 def run_node(env, *params: str) -> subprocess.CompletedProcess:
