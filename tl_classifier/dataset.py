@@ -1,0 +1,335 @@
+"""Labelled images: reading labelImg Pascal VOC XML and the two YAML layouts, checking, splitting.
+
+Readers return :class:`Example` objects (an image path and its boxes in
+pixels) and report per-item problems to a :class:`Problems` collector, which
+counts them for the summary, prints each as one line naming the file, and
+raises instead when ``strict`` is set.  Nothing here needs TensorFlow or ROS.
+
+* labelImg XML is parsed with ``defusedxml``: DTDs, entities and external
+  references are refused, so an annotation cannot read other files.
+* YAML is read with ``yaml.safe_load`` only.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tl_classifier.errors import TLClassifierError
+from tl_classifier.states import State, state_from_label
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+class DatasetError(TLClassifierError):
+    """An annotation or image is unusable (or, with ``--strict``, anything was skipped)."""
+
+
+@dataclass(frozen=True)
+class Box:
+    """A labelled box in pixels."""
+
+    label: str
+    xmin: float
+    ymin: float
+    xmax: float
+    ymax: float
+
+
+@dataclass
+class Example:
+    """One image and its boxes."""
+
+    image: Path
+    boxes: list[Box]
+    source: Path  #: the annotation file it came from
+    width: int = 0  #: from the image itself, once read
+    height: int = 0
+
+
+@dataclass
+class Problems:
+    """Collects what was skipped, by kind; prints each as one line; raises when strict."""
+
+    strict: bool = False
+    shown: int = 20  #: lines printed per kind; the rest are only counted
+    counts: Counter[str] = field(default_factory=Counter)
+    out: Callable[[str], None] = lambda line: print(line, file=sys.stderr)
+
+    def skip(self, kind: str, path: str | os.PathLike[str], message: str) -> None:
+        """Report one skipped item of ``kind`` ("missing_image", "bad_box", ...).
+
+        :raises DatasetError: if ``strict``.
+        """
+        if self.strict:
+            raise DatasetError(f"{message} (--strict: stopping)", path)
+        self.counts[kind] += 1
+        if self.counts[kind] <= self.shown:
+            self.out(f"warning: {path}: {message}; skipped")
+        elif self.counts[kind] == self.shown + 1:
+            self.out(f"warning: more of these ({kind}) are counted in the summary, not shown")
+
+
+def inside(path: Path, root: Path) -> bool:
+    """Whether ``path`` lies inside the folder ``root`` (after resolving ``..`` and links)."""
+    try:
+        path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+# --- labelImg Pascal VOC XML ---------------------------------------------------
+
+
+def _voc_files(data_dir: Path, annotations_dir: str) -> list[Path]:
+    """The tutorial's layout (XML in ``data_dir/annotations_dir``), else XML beside the images."""
+    sub = data_dir / annotations_dir
+    folder = sub if annotations_dir and sub.is_dir() else data_dir
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(".xml"))
+
+
+def _text(node: object, tag: str, path: Path) -> str:
+    value = node.findtext(tag)  # type: ignore[attr-defined]
+    if value is None or not value.strip():
+        raise DatasetError(f"<{tag}> is missing", path)
+    return value.strip()
+
+
+def read_voc_file(xml_path: Path, data_dir: Path, problems: Problems) -> Example | None:
+    """Read one labelImg annotation; its image is ``<filename>`` inside ``data_dir``.
+
+    (``<path>`` is ignored: it is the annotator's own absolute path.)  Returns
+    ``None`` when the file was skipped (reported to ``problems``).
+    """
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import ParseError, parse
+
+    try:
+        root = parse(str(xml_path), forbid_dtd=True, forbid_entities=True, forbid_external=True).getroot()
+    except DefusedXmlException as err:
+        problems.skip("malformed_annotation", xml_path, f"XML with a DTD or entity is refused ({type(err).__name__})")
+        return None
+    except ParseError as err:
+        problems.skip("malformed_annotation", xml_path, f"malformed XML ({err})")
+        return None
+    try:
+        if root.tag != "annotation":
+            raise DatasetError(f"is not a labelImg annotation (root element <{root.tag}>)", xml_path)
+        filename = _text(root, "filename", xml_path)
+        boxes = []
+        for obj in root.iter("object"):
+            b = obj.find("bndbox")
+            if b is None:
+                raise DatasetError("an <object> has no <bndbox>", xml_path)
+            coords = [float(_text(b, k, xml_path)) for k in ("xmin", "ymin", "xmax", "ymax")]
+            boxes.append(Box(_text(obj, "name", xml_path), *coords))
+    except (DatasetError, ValueError) as err:
+        problems.skip("malformed_annotation", xml_path, getattr(err, "message", None) or f"bad number ({err})")
+        return None
+    image = data_dir / filename
+    if not inside(image, data_dir):
+        problems.skip("outside_dataset", xml_path, f"its image {filename!r} points outside the dataset folder {data_dir}")
+        return None
+    return Example(image, boxes, xml_path)
+
+
+def read_voc(data_dirs: Sequence[Path], annotations_dir: str, problems: Problems) -> list[Example]:
+    """Every labelImg annotation of ``data_dirs`` (the tutorial's ``--data_dir=a,b,c``).
+
+    :raises DatasetError: if a folder does not exist or holds no XML.
+    """
+    examples = []
+    for d in data_dirs:
+        if not d.is_dir():
+            raise DatasetError("no such folder (expected images with labelImg XML)", d)
+        files = _voc_files(d, annotations_dir)
+        if not files:
+            raise DatasetError(f"holds no labelImg XML (looked in {d / annotations_dir} and beside the images)", d)
+        examples += [e for e in (read_voc_file(f, d, problems) for f in files) if e is not None]
+    return examples
+
+
+# --- YAML: the Bosch dataset's layout and the sloth-style one -------------------
+
+
+def read_yaml(yaml_path: Path, problems: Problems) -> list[Example]:
+    """Read a Bosch (``boxes``/``path``) or sloth-style (``annotations``/``filename``) YAML.
+
+    Image paths are relative to the YAML's folder and must stay inside it.
+
+    :raises DatasetError: if the file is not YAML, or not a list of images in either layout.
+    """
+    import yaml
+
+    if not yaml_path.is_file():
+        raise DatasetError("no such file (expected a YAML list of images)", yaml_path)
+    try:
+        entries = yaml.safe_load(yaml_path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        first = str(err).strip().splitlines()[0]
+        raise DatasetError(f"is not safe, plain YAML ({first})", yaml_path) from err
+    if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
+        raise DatasetError(
+            "is not a list of images (expected '- boxes: ... path: ...' or '- annotations: ... filename: ...')", yaml_path
+        )
+    root = yaml_path.parent
+    examples = []
+    for i, entry in enumerate(entries):
+        where = f"{yaml_path} entry {i + 1}"
+        try:
+            if "path" in entry and "boxes" in entry:
+                rel = entry["path"]
+                boxes = [
+                    Box(str(b["label"]), float(b["x_min"]), float(b["y_min"]), float(b["x_max"]), float(b["y_max"]))
+                    for b in entry["boxes"] or []
+                ]
+            elif "filename" in entry and "annotations" in entry:
+                rel = entry["filename"]
+                boxes = [
+                    Box(
+                        str(b["class"]),
+                        float(b["xmin"]),
+                        float(b["ymin"]),
+                        float(b["xmin"]) + float(b["x_width"]),
+                        float(b["ymin"]) + float(b["y_height"]),
+                    )
+                    for b in entry["annotations"] or []
+                ]
+            else:
+                raise KeyError("neither boxes/path nor annotations/filename")
+            if not isinstance(rel, str):
+                raise TypeError(f"the image path is {type(rel).__name__}, not text")
+        except (KeyError, TypeError, ValueError) as err:
+            problems.skip("malformed_annotation", where, f"not an image entry ({err})")
+            continue
+        image = root / rel
+        if os.path.isabs(rel) or not inside(image, root):
+            problems.skip("outside_dataset", where, f"its image {rel!r} points outside the dataset folder {root}")
+            continue
+        examples.append(Example(image, boxes, yaml_path))
+    return examples
+
+
+# --- labels ------------------------------------------------------------------------
+
+
+def parse_label_mapping(text: str) -> Callable[[str], str | None]:
+    """A function from dataset labels to output labels (``None``: drop the box).
+
+    ``none``: labels stay as they are.  ``states``: every label becomes its
+    state's name in the tutorial's label map (Green, Red, Yellow, off; Bosch's
+    ``RedLeft`` -> ``Red``); labels of no state are dropped.
+    ``A=B,C=D``: the pairs given; other labels stay.
+
+    :raises DatasetError: for a pair without ``=``.
+    """
+    if text == "none":
+        return lambda label: label
+    if text == "states":
+        names = {State.GREEN: "Green", State.RED: "Red", State.YELLOW: "Yellow", State.OFF: "off"}
+        return lambda label: names.get(state_from_label(label))
+    pairs = {}
+    for part in text.split(","):
+        if "=" not in part:
+            raise DatasetError(f"--label_mapping: {part!r} is not FROM=TO (or 'none', 'states')")
+        src, dst = (s.strip() for s in part.split("=", 1))
+        pairs[src] = dst
+    return lambda label: pairs.get(label, label)
+
+
+def check_boxes(example: Example, problems: Problems, known: Callable[[str], bool]) -> None:
+    """Drop (and report) boxes outside the image, of zero area, or with a label ``known`` rejects.
+
+    A box may stick out by up to 1 pixel (annotation tools round); it is clipped then.
+    """
+    kept = []
+    w, h = example.width, example.height
+    for b in example.boxes:
+        where = example.source if example.source.suffix.lower() == ".xml" else f"{example.source} ({example.image.name})"
+        if not known(b.label):
+            problems.skip("unknown_label", where, f"label {b.label!r} is not in the label map")
+            continue
+        if b.xmax <= b.xmin or b.ymax <= b.ymin:
+            problems.skip("bad_box", where, f"box {b.label} ({b.xmin:g},{b.ymin:g})-({b.xmax:g},{b.ymax:g}) has no area")
+            continue
+        if b.xmin < -1 or b.ymin < -1 or b.xmax > w + 1 or b.ymax > h + 1:
+            problems.skip(
+                "bad_box", where, f"box {b.label} ({b.xmin:g},{b.ymin:g})-({b.xmax:g},{b.ymax:g}) lies outside the {w}x{h} image"
+            )
+            continue
+        kept.append(Box(b.label, max(b.xmin, 0.0), max(b.ymin, 0.0), min(b.xmax, float(w)), min(b.ymax, float(h))))
+    example.boxes = kept
+
+
+def image_state(example: Example) -> str:
+    """The stratum of an image for splitting: its most common box state, or ``none``."""
+    states = Counter(state_from_label(b.label).name for b in example.boxes)
+    return states.most_common(1)[0][0] if states else "none"
+
+
+def parse_split(text: str) -> dict[str, float]:
+    """``train=0.8,val=0.1,test=0.1`` -> fractions (they must add up to 1).
+
+    :raises DatasetError: for a malformed split.
+    """
+    try:
+        parts = {k.strip(): float(v) for k, v in (p.split("=") for p in text.split(","))}
+    except ValueError as err:
+        raise DatasetError(f"--split {text!r} is not NAME=FRACTION,... ({err})") from err
+    if any(v < 0 for v in parts.values()) or abs(sum(parts.values()) - 1.0) > 1e-6:
+        raise DatasetError(f"--split fractions must be >= 0 and add up to 1, got {text!r}")
+    return parts
+
+
+def split_examples(examples: Sequence[Example], fractions: dict[str, float], seed: int = 0) -> dict[str, list[Example]]:
+    """Split ``examples`` by ``fractions``, stratified by :func:`image_state`, reproducibly for a seed.
+
+    Within each stratum the examples are shuffled with ``seed`` and cut at the
+    cumulative fractions (rounded), so every split gets its share of each state.
+    """
+    rng = np.random.default_rng(seed)
+    strata: dict[str, list[Example]] = defaultdict(list)
+    for e in sorted(examples, key=lambda e: str(e.image)):
+        strata[image_state(e)].append(e)
+    out: dict[str, list[Example]] = {name: [] for name in fractions}
+    for key in sorted(strata):
+        group = strata[key]
+        order = rng.permutation(len(group))
+        cuts = np.round(np.cumsum(list(fractions.values())) * len(group)).astype(int)
+        start = 0
+        for name, end in zip(fractions, cuts, strict=True):
+            out[name] += [group[i] for i in order[start:end]]
+            start = end
+    return out
+
+
+def summarize(examples: Iterable[Example], skipped: Counter[str] | None = None) -> dict:
+    """Images, boxes per label, box sizes, images without boxes (and what was skipped)."""
+    examples = list(examples)
+    widths = np.array([b.xmax - b.xmin for e in examples for b in e.boxes], dtype=float)
+    heights = np.array([b.ymax - b.ymin for e in examples for b in e.boxes], dtype=float)
+
+    def dist(v: np.ndarray) -> dict[str, float]:
+        if not len(v):
+            return {}
+        q = np.percentile(v, [0, 10, 50, 90, 100])
+        return {k: round(float(x), 2) for k, x in zip(("min", "p10", "median", "p90", "max"), q, strict=True)}
+
+    return {
+        "images": len(examples),
+        "images_without_boxes": sum(1 for e in examples if not e.boxes),
+        "boxes": int(len(widths)),
+        "boxes_per_label": dict(sorted(Counter(b.label for e in examples for b in e.boxes).items())),
+        "box_width_px": dist(widths),
+        "box_height_px": dist(heights),
+        "boxes_under_20px_wide": int((widths < 20).sum()),
+        "image_sizes": dict(Counter(f"{e.width}x{e.height}" for e in examples)),
+        "skipped": dict(sorted((skipped or Counter()).items())),
+    }

@@ -1,0 +1,455 @@
+"""TFRecord files in the Object Detection API's format: ``create_tf_record`` and ``inspect_record``.
+
+Each record holds one ``tf.train.Example`` per image with exactly the OD API's
+features: ``image/encoded``, ``image/format``, ``image/height``,
+``image/width``, ``image/filename``, ``image/source_id``,
+``image/key/sha256``, ``image/object/bbox/{xmin,xmax,ymin,ymax}``
+(normalised), ``image/object/class/text`` and ``image/object/class/label``.
+JPEG files go in byte for byte; PNG (the Bosch dataset) and other formats are
+re-encoded as JPEG.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tl_classifier.cli import run_main
+from tl_classifier.dataset import (
+    DatasetError,
+    Example,
+    Problems,
+    check_boxes,
+    parse_label_mapping,
+    parse_split,
+    read_voc,
+    read_yaml,
+    split_examples,
+    summarize,
+)
+from tl_classifier.errors import OutputExistsError
+from tl_classifier.label_map import LabelMap, load_label_map, write_label_map
+
+_TUTORIAL_ORDER = ("Green", "Red", "Yellow", "off")
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """An image's bytes, ready for the record."""
+
+    data: bytes
+    fmt: str  #: "jpeg"
+    width: int  #: of the decoded image, when it was re-encoded (else 0)
+    height: int
+    converted: bool  #: re-encoded from another format
+    sha256: str
+
+
+class UnreadableImage(Exception):
+    """Raised by :func:`encode_image` for a missing or undecodable image (reported, then skipped)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def probe_image(path: Path) -> tuple[str, int, int]:
+    """Format and size of an image from its header, without decoding it.
+
+    A JPEG must also end with its end-of-image marker (a cut-off download lacks it).
+
+    :raises UnreadableImage: kind ``missing_image`` or ``undecodable_image``.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            fmt, (width, height) = im.format, im.size
+        if fmt == "JPEG":
+            with path.open("rb") as f:
+                f.seek(max(path.stat().st_size - 64, 0))
+                if b"\xff\xd9" not in f.read().rstrip(b"\0")[-2:]:
+                    raise UnreadableImage("undecodable_image", "its JPEG image is cut off (no end-of-image marker)")
+    except FileNotFoundError as err:
+        raise UnreadableImage("missing_image", "its image does not exist") from err
+    except (UnidentifiedImageError, ValueError) as err:
+        raise UnreadableImage("undecodable_image", "its image is not an image file that decodes") from err
+    except OSError as err:
+        raise UnreadableImage("missing_image", f"its image cannot be read ({err.strerror or err})") from err
+    return fmt or "", width, height
+
+
+def encode_image(path: Path, fmt: str, quality: int) -> Encoded:
+    """The record's bytes of an image: a JPEG as it is, anything else decoded and re-encoded as JPEG.
+
+    :raises UnreadableImage: if the image cannot be read or decoded.
+    """
+    import cv2
+    import numpy as np
+
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise UnreadableImage("missing_image", f"its image cannot be read ({err.strerror or err})") from err
+    if fmt == "JPEG":
+        pixels = None
+    else:
+        pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        if pixels is None:
+            raise UnreadableImage("undecodable_image", f"its {fmt} image does not decode")
+        ok, buf = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if not ok:
+            raise UnreadableImage("undecodable_image", "its image cannot be encoded as JPEG")
+        data = buf.tobytes()
+    height, width = pixels.shape[:2] if pixels is not None else (0, 0)
+    return Encoded(data, "jpeg", width, height, pixels is not None, hashlib.sha256(data).hexdigest())
+
+
+def tf_example(example: Example, image: Encoded, ids: dict[str, int]) -> Any:
+    """The ``tf.train.Example`` of one image, with the OD API's features."""
+    from tl_classifier.tf_setup import import_tensorflow
+
+    tf = import_tensorflow()
+    w, h = float(example.width), float(example.height)
+    name = example.image.name.encode("utf-8")
+
+    def ints(v: Sequence[int]) -> Any:
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=v))
+
+    def floats(v: Sequence[float]) -> Any:
+        return tf.train.Feature(float_list=tf.train.FloatList(value=v))
+
+    def raw(v: Sequence[bytes]) -> Any:
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=v))
+
+    boxes = example.boxes
+    feature = {
+        "image/height": ints([example.height]),
+        "image/width": ints([example.width]),
+        "image/filename": raw([name]),
+        "image/source_id": raw([name]),
+        "image/key/sha256": raw([image.sha256.encode("ascii")]),
+        "image/encoded": raw([image.data]),
+        "image/format": raw([image.fmt.encode("ascii")]),
+        "image/object/bbox/xmin": floats([b.xmin / w for b in boxes]),
+        "image/object/bbox/xmax": floats([b.xmax / w for b in boxes]),
+        "image/object/bbox/ymin": floats([b.ymin / h for b in boxes]),
+        "image/object/bbox/ymax": floats([b.ymax / h for b in boxes]),
+        "image/object/class/text": raw([b.label.encode("utf-8") for b in boxes]),
+        "image/object/class/label": ints([ids[b.label] for b in boxes]),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=feature))
+
+
+def shard_paths(output: Path, shards: int) -> list[Path]:
+    """``out.record`` or, sharded, ``out.record-00000-of-00004``... (the OD API's naming)."""
+    if shards == 1:
+        return [output]
+    return [output.with_name(f"{output.name}-{i:05d}-of-{shards:05d}") for i in range(shards)]
+
+
+def split_output(output: Path, split: str | None) -> Path:
+    """``out.record`` -> ``out_train.record`` for a split."""
+    return output if split is None else output.with_name(f"{output.stem}_{split}{output.suffix}")
+
+
+def summary_path(output: Path) -> Path:
+    """Where the summary of ``output`` goes: ``out.record.json``."""
+    return output.with_name(output.name + ".json")
+
+
+# --- create_tf_record ----------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="create_tf_record",
+        description="Turn labelImg XML or Bosch/sloth YAML annotations into Object Detection API TFRecords.",
+    )
+    p.add_argument("--data_dir", required=True, help="image folders, comma-separated (labelImg XML), or one YAML file")
+    p.add_argument(
+        "--annotations_dir", default="labels", help="XML subfolder of each data dir (default: labels; else XML beside the images)"
+    )
+    p.add_argument("--output_path", required=True, help="the record to write (with --split: one per split, NAME_SPLIT.record)")
+    p.add_argument("--label_map_path", required=True, help="label map to use; written from the labels found if it does not exist")
+    p.add_argument("--label_mapping", default="none", help="none, states (RedLeft -> Red, ...), or FROM=TO,... (default: none)")
+    p.add_argument("--split", default=None, help="e.g. train=0.8,val=0.1,test=0.1 (stratified by state)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split (default: 0)")
+    p.add_argument("--shards", type=int, default=1, help="files per record (default: 1)")
+    p.add_argument("--jpeg_quality", type=int, default=95, help="quality of PNG -> JPEG (default: 95)")
+    p.add_argument("--strict", action="store_true", help="stop at the first problem instead of skipping with a warning")
+    p.add_argument("--overwrite", action="store_true", help="replace existing records")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="threads reading and converting images")
+    p.add_argument("--no_progress", action="store_true", help="no progress bar")
+    return p
+
+
+def _read_examples(a: argparse.Namespace, problems: Problems) -> list[Example]:
+    dirs = [Path(d) for d in a.data_dir.split(",") if d.strip()]
+    if len(dirs) == 1 and dirs[0].suffix.lower() in (".yaml", ".yml"):
+        return read_yaml(dirs[0], problems)
+    return read_voc(dirs, a.annotations_dir, problems)
+
+
+def _label_map(path: Path, labels: Counter[str]) -> tuple[LabelMap, bool]:
+    """The label map at ``path``, or a new one from ``labels`` (tutorial order when it fits)."""
+    if path.exists():
+        return load_label_map(path), False
+    found = sorted(labels)
+    if set(found) <= set(_TUTORIAL_ORDER):
+        found = [n for n in _TUTORIAL_ORDER if n in labels]
+    if not found:
+        raise DatasetError("no labelled box was found, so no label map can be written", path)
+    return LabelMap.from_labels(found), True
+
+
+def _ahead(items: list[Any], fn: Any, pool: ThreadPoolExecutor, depth: int) -> Iterator[tuple[Any, Any]]:
+    """``(item, fn(item) or the UnreadableImage it raised)`` in order, computed ``depth`` ahead on ``pool``."""
+    from collections import deque
+
+    def job(item: Any) -> Any:
+        try:
+            return fn(item)
+        except UnreadableImage as err:
+            return err
+
+    pending: deque = deque()
+    for item in items:
+        pending.append((item, pool.submit(job, item)))
+        if len(pending) > depth:
+            first, fut = pending.popleft()
+            yield first, fut.result()
+    while pending:
+        first, fut = pending.popleft()
+        yield first, fut.result()
+
+
+def _create(argv: list[str]) -> int:
+    import contextlib
+
+    from tqdm import tqdm
+
+    from tl_classifier.files import atomic_output
+    from tl_classifier.tf_setup import import_tensorflow
+
+    a = _parser().parse_args(argv)
+    if a.shards < 1 or not 1 <= a.jpeg_quality <= 100 or a.jobs < 1:
+        raise DatasetError("--shards and --jobs must be >= 1, --jpeg_quality 1-100")
+    started = time.monotonic()
+    problems = Problems(strict=a.strict)
+    output = Path(a.output_path)
+    fractions = parse_split(a.split) if a.split else None
+    outputs = {s: split_output(output, s) for s in (fractions or {None: 1.0})}
+    finals = [p for o in outputs.values() for p in [*shard_paths(o, a.shards), summary_path(o)]]
+    existing = [p for p in finals if p.exists()]
+    if existing and not a.overwrite:
+        raise OutputExistsError("exists already (pass --overwrite to replace it)", existing[0])
+    mapping = parse_label_mapping(a.label_mapping)
+    quiet = a.no_progress or None
+
+    examples = _read_examples(a, problems)
+    for e in examples:
+        mapped = [(b, mapping(b.label)) for b in e.boxes]
+        for b, m in mapped:
+            if m is None:
+                problems.skip("unmapped_label", e.source, f"label {b.label!r} maps to no state")
+        e.boxes = [type(b)(m, b.xmin, b.ymin, b.xmax, b.ymax) for b, m in mapped if m is not None]
+    label_map, new_map = _label_map(Path(a.label_map_path), Counter(b.label for e in examples for b in e.boxes))
+    ids = {name: i for i, name in label_map.names.items()}
+    tf = import_tensorflow()
+
+    with ThreadPoolExecutor(max_workers=a.jobs) as pool:
+        # 1. every image's header: it exists, it is an image, its size; then the boxes against it
+        kept: list[Example] = []
+        formats: dict[int, str] = {}
+        for e, probed in tqdm(_ahead(examples, lambda e: probe_image(e.image), pool, 8 * a.jobs), total=len(examples),
+                              desc="checking", unit="img", disable=quiet, leave=False):  # fmt: skip
+            if isinstance(probed, UnreadableImage):
+                problems.skip(probed.kind, e.source, f"{probed} ({e.image})")
+                continue
+            fmt, e.width, e.height = probed
+            check_boxes(e, problems, lambda label: label in ids)
+            formats[id(e)] = fmt
+            kept.append(e)
+        if not kept:
+            raise DatasetError("no usable image: nothing to write", a.data_dir)
+        groups = split_examples(kept, fractions, a.seed) if fractions else {None: kept}
+
+        # 2. the records: images read (PNG re-encoded) ahead on the pool, written in order
+        summaries = {}
+        with contextlib.ExitStack() as stack:  # every output is renamed into place together, or none is
+            for split, group in groups.items():
+                paths = shard_paths(outputs[split], a.shards)
+                writers = [tf.io.TFRecordWriter(str(stack.enter_context(atomic_output(p, a.overwrite)))) for p in paths]
+                written: list[Example] = []
+                converted = size = 0
+                encode = lambda e: encode_image(e.image, formats[id(e)], a.jpeg_quality)  # noqa: E731
+                for e, enc in tqdm(_ahead(group, encode, pool, 4 * a.jobs), total=len(group),
+                                   desc=f"writing {outputs[split].name}", unit="img", disable=quiet, leave=False):  # fmt: skip
+                    if isinstance(enc, UnreadableImage):
+                        problems.skip(enc.kind, e.source, f"{enc} ({e.image})")
+                        continue
+                    writers[len(written) % a.shards].write(tf_example(e, enc, ids).SerializeToString())
+                    written.append(e)
+                    converted += enc.converted
+                    size += len(enc.data)
+                for w in writers:
+                    w.close()
+                summary = summarize(written, problems.counts)
+                summary.update(
+                    {
+                        "record": [p.name for p in paths],
+                        "split": split,
+                        "label_map": {str(k): v for k, v in label_map.names.items()},
+                        "converted_to_jpeg": converted,
+                        "bytes_of_images": size,
+                    }
+                )
+                tmp = stack.enter_context(atomic_output(summary_path(outputs[split]), a.overwrite))
+                tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+                summaries[split] = summary
+    if new_map:
+        write_label_map(label_map, a.label_map_path)
+    elapsed = time.monotonic() - started
+    total = sum(s["images"] for s in summaries.values())
+    for s in summaries.values():
+        print(
+            f"{', '.join(s['record'])}: {s['images']} images ({s['images_without_boxes']} without boxes), "
+            f"{s['boxes']} boxes {s['boxes_per_label']}, {s['converted_to_jpeg']} re-encoded as JPEG"
+        )
+    skipped = sum(problems.counts.values())
+    print(
+        f"{total} images in {elapsed:.1f} s ({total / max(elapsed, 1e-9):.1f} images/s); "
+        f"skipped {skipped}{' ' + str(dict(problems.counts)) if skipped else ''}; "
+        f"label map {a.label_map_path}{' (written)' if new_map else ''}"
+    )
+    return 0
+
+
+def create_tf_record(argv: Sequence[str] | None = None) -> int:
+    """``rosrun tl_classifier create_tf_record --data_dir=... --output_path=... --label_map_path=...``."""
+    return run_main(_create, argv, "create_tf_record")
+
+
+# --- inspect_record --------------------------------------------------------------------
+
+
+FEATURES = (
+    "image/encoded", "image/format", "image/height", "image/width", "image/filename", "image/source_id",
+    "image/key/sha256", "image/object/bbox/xmin", "image/object/bbox/xmax", "image/object/bbox/ymin",
+    "image/object/bbox/ymax", "image/object/class/text", "image/object/class/label",
+)  # fmt: skip
+
+
+def read_record(paths: Sequence[Path]) -> Iterator[dict[str, Any]]:
+    """Parse OD API examples from record files with ``tf.data``; yields plain Python values per image.
+
+    :raises DatasetError: if a file is missing or not a TFRecord of such examples.
+    """
+    from tl_classifier.tf_setup import import_tensorflow
+
+    tf = import_tensorflow()
+    spec = {
+        "image/encoded": tf.io.FixedLenFeature([], tf.string),
+        "image/format": tf.io.FixedLenFeature([], tf.string),
+        "image/height": tf.io.FixedLenFeature([], tf.int64),
+        "image/width": tf.io.FixedLenFeature([], tf.int64),
+        "image/filename": tf.io.FixedLenFeature([], tf.string),
+        "image/source_id": tf.io.FixedLenFeature([], tf.string),
+        "image/key/sha256": tf.io.FixedLenFeature([], tf.string),
+        "image/object/class/text": tf.io.VarLenFeature(tf.string),
+        "image/object/class/label": tf.io.VarLenFeature(tf.int64),
+        **{f"image/object/bbox/{k}": tf.io.VarLenFeature(tf.float32) for k in ("xmin", "xmax", "ymin", "ymax")},
+    }
+    for p in paths:
+        if not p.is_file():
+            raise DatasetError("no such file (expected a TFRecord)", p)
+    ds = tf.data.TFRecordDataset([str(p) for p in paths]).map(lambda x: tf.io.parse_single_example(x, spec))
+    try:
+        for ex in ds:
+            yield {
+                k: (tf.sparse.to_dense(v).numpy().tolist() if isinstance(v, tf.SparseTensor) else v.numpy())
+                for k, v in ex.items()
+            }
+    except tf.errors.OpError as err:
+        first = str(err).strip().splitlines()[0]
+        raise DatasetError(f"is not a TFRecord of Object Detection API examples ({first})", paths[0]) from err
+
+
+def record_files(path: Path) -> list[Path]:
+    """A record and its shards: ``out.record`` or every ``out.record-?????-of-?????``."""
+    if path.is_file():
+        return [path]
+    shards = sorted(path.parent.glob(f"{path.name}-[0-9][0-9][0-9][0-9][0-9]-of-[0-9][0-9][0-9][0-9][0-9]"))
+    if not shards:
+        raise DatasetError("no such record (nor shards of it)", path)
+    return shards
+
+
+def _inspect(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="inspect_record", description="Summarise an OD API TFRecord; draw examples with their boxes."
+    )
+    p.add_argument("record", help="a .record file, or the name of a sharded one")
+    p.add_argument("--draw", type=int, default=0, metavar="N", help="draw the first N images with their boxes as PNG")
+    p.add_argument("--out", default=".", help="folder for the drawings (default: .)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    a = p.parse_args(argv)
+    import cv2
+    import numpy as np
+
+    from tl_classifier.dataset import Box
+    from tl_classifier.detection import Detection, FrameResult
+    from tl_classifier.draw import draw_result
+    from tl_classifier.states import state_from_label
+
+    files = record_files(Path(a.record))
+    examples, drawn = [], []
+    for i, rec in enumerate(read_record(files)):
+        w, h = int(rec["image/width"]), int(rec["image/height"])
+        labels = [t.decode() for t in rec["image/object/class/text"]]
+        boxes = [
+            Box(lbl, x0 * w, y0 * h, x1 * w, y1 * h)
+            for lbl, x0, x1, y0, y1 in zip(
+                labels, *(rec[f"image/object/bbox/{k}"] for k in ("xmin", "xmax", "ymin", "ymax")), strict=True
+            )
+        ]
+        examples.append(Example(Path(rec["image/filename"].decode()), boxes, files[0], w, h))
+        if i < a.draw:
+            bgr = cv2.imdecode(np.frombuffer(rec["image/encoded"], np.uint8), cv2.IMREAD_COLOR)
+            dets = tuple(
+                Detection(state_from_label(b.label), b.label, 0, 1.0, int(b.xmin), int(b.ymin), int(b.xmax), int(b.ymax))
+                for b in boxes
+            )
+            picture = draw_result(
+                cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), FrameResult(state_from_label(labels[0]) if labels else 0, 1.0, dets)
+            )
+            out = Path(a.out) / f"{Path(a.record).name}_{i:03d}.png"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(out), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
+            drawn.append(out)
+    summary = summarize(examples)
+    del summary["skipped"]
+    summary["record"] = [f.name for f in files]
+    if a.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        for key, value in summary.items():
+            print(f"{key}: {value}")
+    for d in drawn:
+        print(f"drawn: {d}")
+    return 0
+
+
+def inspect_record(argv: Sequence[str] | None = None) -> int:
+    """``rosrun tl_classifier inspect_record FILE``."""
+    return run_main(_inspect, argv, "inspect_record")
