@@ -51,6 +51,10 @@ class Example:
     source: Path  #: the annotation file it came from
     width: int = 0  #: from the image itself, once read
     height: int = 0
+    key: str = ""  #: unique name in the dataset (the record's image/source_id); default: the file name
+
+    def __post_init__(self) -> None:
+        self.key = self.key or self.image.name
 
 
 @dataclass
@@ -137,7 +141,7 @@ def read_voc_file(xml_path: Path, data_dir: Path, problems: Problems) -> Example
     if not inside(image, data_dir):
         problems.skip("outside_dataset", xml_path, f"its image {filename!r} points outside the dataset folder {data_dir}")
         return None
-    return Example(image, boxes, xml_path)
+    return Example(image, boxes, xml_path, key=f"{data_dir.name}/{filename}")
 
 
 def read_voc(data_dirs: Sequence[Path], annotations_dir: str, problems: Problems) -> list[Example]:
@@ -213,7 +217,7 @@ def read_yaml(yaml_path: Path, problems: Problems) -> list[Example]:
         if os.path.isabs(rel) or not inside(image, root):
             problems.skip("outside_dataset", where, f"its image {rel!r} points outside the dataset folder {root}")
             continue
-        examples.append(Example(image, boxes, yaml_path))
+        examples.append(Example(image, boxes, yaml_path, key=os.path.normpath(rel)))
     return examples
 
 

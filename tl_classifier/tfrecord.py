@@ -69,8 +69,10 @@ def probe_image(path: Path) -> tuple[str, int, int]:
 
     :raises UnreadableImage: kind ``missing_image`` or ``undecodable_image``.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
+    if not path.is_file():
+        raise UnreadableImage("missing_image", "its image does not exist")
     try:
         with Image.open(path) as im:
             fmt, (width, height) = im.format, im.size
@@ -79,12 +81,9 @@ def probe_image(path: Path) -> tuple[str, int, int]:
                 f.seek(max(path.stat().st_size - 64, 0))
                 if b"\xff\xd9" not in f.read().rstrip(b"\0")[-2:]:
                     raise UnreadableImage("undecodable_image", "its JPEG image is cut off (no end-of-image marker)")
-    except FileNotFoundError as err:
-        raise UnreadableImage("missing_image", "its image does not exist") from err
-    except (UnidentifiedImageError, ValueError) as err:
-        raise UnreadableImage("undecodable_image", "its image is not an image file that decodes") from err
-    except OSError as err:
-        raise UnreadableImage("missing_image", f"its image cannot be read ({err.strerror or err})") from err
+    except (OSError, ValueError, SyntaxError) as err:  # PIL's UnidentifiedImageError is an OSError
+        why = "is cut off" if "truncated" in str(err).lower() else "is not an image file that decodes"
+        raise UnreadableImage("undecodable_image", f"its image {why} ({err})") from err
     return fmt or "", width, height
 
 
@@ -136,7 +135,7 @@ def tf_example(example: Example, image: Encoded, ids: dict[str, int]) -> Any:
         "image/height": ints([example.height]),
         "image/width": ints([example.width]),
         "image/filename": raw([name]),
-        "image/source_id": raw([name]),
+        "image/source_id": raw([example.key.encode("utf-8")]),
         "image/key/sha256": raw([image.sha256.encode("ascii")]),
         "image/encoded": raw([image.data]),
         "image/format": raw([image.fmt.encode("ascii")]),
