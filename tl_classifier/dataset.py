@@ -80,13 +80,14 @@ class Problems:
             self.out(f"warning: more of these ({kind}) are counted in the summary, not shown")
 
 
-def inside(path: Path, root: Path) -> bool:
-    """Whether ``path`` lies inside the folder ``root`` (after resolving ``..`` and links)."""
-    try:
-        path.resolve().relative_to(root.resolve())
-    except ValueError:
-        return False
-    return True
+def inside(rel: str) -> bool:
+    """Whether the relative path ``rel`` stays inside its folder (not absolute, no ``..`` out of it).
+
+    Judged on the text of the path, as written in the annotation; links the
+    user made inside the dataset are the user's to follow.
+    """
+    norm = os.path.normpath(rel)
+    return not os.path.isabs(rel) and norm != ".." and not norm.startswith(".." + os.sep)
 
 
 # --- labelImg Pascal VOC XML ---------------------------------------------------
@@ -138,7 +139,7 @@ def read_voc_file(xml_path: Path, data_dir: Path, problems: Problems) -> Example
         problems.skip("malformed_annotation", xml_path, getattr(err, "message", None) or f"bad number ({err})")
         return None
     image = data_dir / filename
-    if not inside(image, data_dir):
+    if not inside(filename):
         problems.skip("outside_dataset", xml_path, f"its image {filename!r} points outside the dataset folder {data_dir}")
         return None
     return Example(image, boxes, xml_path, key=f"{data_dir.name}/{filename}")
@@ -214,7 +215,7 @@ def read_yaml(yaml_path: Path, problems: Problems) -> list[Example]:
             problems.skip("malformed_annotation", where, f"not an image entry ({err})")
             continue
         image = root / rel
-        if os.path.isabs(rel) or not inside(image, root):
+        if not inside(rel):
             problems.skip("outside_dataset", where, f"its image {rel!r} points outside the dataset folder {root}")
             continue
         examples.append(Example(image, boxes, yaml_path, key=os.path.normpath(rel)))

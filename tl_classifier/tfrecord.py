@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import os
 import time
@@ -48,7 +49,7 @@ class Encoded:
 
     data: bytes
     fmt: str  #: "jpeg"
-    width: int  #: of the decoded image, when it was re-encoded (else 0)
+    width: int
     height: int
     converted: bool  #: re-encoded from another format
     sha256: str
@@ -62,45 +63,35 @@ class UnreadableImage(Exception):
         self.kind = kind
 
 
-def probe_image(path: Path) -> tuple[str, int, int]:
-    """Format and size of an image from its header, without decoding it.
+def read_image(path: Path, quality: int) -> Encoded:
+    """Read an image for the record, in one read: JPEG as it is, anything else re-encoded as JPEG.
 
-    A JPEG must also end with its end-of-image marker (a cut-off download lacks it).
+    The size comes from the header (Pillow, no decoding); a JPEG must also end
+    with its end-of-image marker (a cut-off download lacks it); other formats
+    are decoded and encoded with OpenCV.
 
     :raises UnreadableImage: kind ``missing_image`` or ``undecodable_image``.
     """
-    from PIL import Image
-
-    if not path.is_file():
-        raise UnreadableImage("missing_image", "its image does not exist")
-    try:
-        with Image.open(path) as im:
-            fmt, (width, height) = im.format, im.size
-        if fmt == "JPEG":
-            with path.open("rb") as f:
-                f.seek(max(path.stat().st_size - 64, 0))
-                if b"\xff\xd9" not in f.read().rstrip(b"\0")[-2:]:
-                    raise UnreadableImage("undecodable_image", "its JPEG image is cut off (no end-of-image marker)")
-    except (OSError, ValueError, SyntaxError) as err:  # PIL's UnidentifiedImageError is an OSError
-        why = "is cut off" if "truncated" in str(err).lower() else "is not an image file that decodes"
-        raise UnreadableImage("undecodable_image", f"its image {why} ({err})") from err
-    return fmt or "", width, height
-
-
-def encode_image(path: Path, fmt: str, quality: int) -> Encoded:
-    """The record's bytes of an image: a JPEG as it is, anything else decoded and re-encoded as JPEG.
-
-    :raises UnreadableImage: if the image cannot be read or decoded.
-    """
     import cv2
     import numpy as np
+    from PIL import Image
 
     try:
         data = path.read_bytes()
+    except FileNotFoundError as err:
+        raise UnreadableImage("missing_image", "its image does not exist") from err
     except OSError as err:
         raise UnreadableImage("missing_image", f"its image cannot be read ({err.strerror or err})") from err
-    if fmt == "JPEG":
-        pixels = None
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            fmt, (width, height) = im.format, im.size
+    except (OSError, ValueError, SyntaxError) as err:  # PIL's UnidentifiedImageError is an OSError
+        why = "is cut off" if "truncated" in str(err).lower() else "is not an image file that decodes"
+        raise UnreadableImage("undecodable_image", f"its image {why} ({err})") from err
+    converted = fmt != "JPEG"
+    if not converted:
+        if b"\xff\xd9" not in data.rstrip(b"\0")[-2:]:
+            raise UnreadableImage("undecodable_image", "its JPEG image is cut off (no end-of-image marker)")
     else:
         pixels = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
         if pixels is None:
@@ -109,8 +100,7 @@ def encode_image(path: Path, fmt: str, quality: int) -> Encoded:
         if not ok:
             raise UnreadableImage("undecodable_image", "its image cannot be encoded as JPEG")
         data = buf.tobytes()
-    height, width = pixels.shape[:2] if pixels is not None else (0, 0)
-    return Encoded(data, "jpeg", width, height, pixels is not None, hashlib.sha256(data).hexdigest())
+    return Encoded(data, "jpeg", width, height, converted, hashlib.sha256(data).hexdigest())
 
 
 def tf_example(example: Example, image: Encoded, ids: dict[str, int]) -> Any:
@@ -243,6 +233,7 @@ def _create(argv: list[str]) -> int:
     a = _parser().parse_args(argv)
     if a.shards < 1 or not 1 <= a.jpeg_quality <= 100 or a.jobs < 1:
         raise DatasetError("--shards and --jobs must be >= 1, --jpeg_quality 1-100")
+    tf = import_tensorflow()  # before the clock: the figure printed at the end is the work itself
     started = time.monotonic()
     problems = Problems(strict=a.strict)
     output = Path(a.output_path)
@@ -264,58 +255,47 @@ def _create(argv: list[str]) -> int:
         e.boxes = [type(b)(m, b.xmin, b.ymin, b.xmax, b.ymax) for b, m in mapped if m is not None]
     label_map, new_map = _label_map(Path(a.label_map_path), Counter(b.label for e in examples for b in e.boxes))
     ids = {name: i for i, name in label_map.names.items()}
-    tf = import_tensorflow()
+    groups = split_examples(examples, fractions, a.seed) if fractions else {None: examples}
 
-    with ThreadPoolExecutor(max_workers=a.jobs) as pool:
-        # 1. every image's header: it exists, it is an image, its size; then the boxes against it
-        kept: list[Example] = []
-        formats: dict[int, str] = {}
-        for e, probed in tqdm(_ahead(examples, lambda e: probe_image(e.image), pool, 8 * a.jobs), total=len(examples),
-                              desc="checking", unit="img", disable=quiet, leave=False):  # fmt: skip
-            if isinstance(probed, UnreadableImage):
-                problems.skip(probed.kind, e.source, f"{probed} ({e.image})")
-                continue
-            fmt, e.width, e.height = probed
-            check_boxes(e, problems, lambda label: label in ids)
-            formats[id(e)] = fmt
-            kept.append(e)
-        if not kept:
-            raise DatasetError("no usable image: nothing to write", a.data_dir)
-        groups = split_examples(kept, fractions, a.seed) if fractions else {None: kept}
-
-        # 2. the records: images read (PNG re-encoded) ahead on the pool, written in order
-        summaries = {}
-        with contextlib.ExitStack() as stack:  # every output is renamed into place together, or none is
-            for split, group in groups.items():
-                paths = shard_paths(outputs[split], a.shards)
-                writers = [tf.io.TFRecordWriter(str(stack.enter_context(atomic_output(p, a.overwrite)))) for p in paths]
-                written: list[Example] = []
-                converted = size = 0
-                encode = lambda e: encode_image(e.image, formats[id(e)], a.jpeg_quality)  # noqa: E731
-                for e, enc in tqdm(_ahead(group, encode, pool, 4 * a.jobs), total=len(group),
-                                   desc=f"writing {outputs[split].name}", unit="img", disable=quiet, leave=False):  # fmt: skip
-                    if isinstance(enc, UnreadableImage):
-                        problems.skip(enc.kind, e.source, f"{enc} ({e.image})")
-                        continue
-                    writers[len(written) % a.shards].write(tf_example(e, enc, ids).SerializeToString())
-                    written.append(e)
-                    converted += enc.converted
-                    size += len(enc.data)
-                for w in writers:
-                    w.close()
-                summary = summarize(written, problems.counts)
-                summary.update(
-                    {
-                        "record": [p.name for p in paths],
-                        "split": split,
-                        "label_map": {str(k): v for k, v in label_map.names.items()},
-                        "converted_to_jpeg": converted,
-                        "bytes_of_images": size,
-                    }
-                )
-                tmp = stack.enter_context(atomic_output(summary_path(outputs[split]), a.overwrite))
-                tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-                summaries[split] = summary
+    # one pass: images read (PNG re-encoded) ahead on the pool; boxes checked against each
+    # image's real size; records written in order
+    summaries = {}
+    read = lambda e: read_image(e.image, a.jpeg_quality)  # noqa: E731
+    with ThreadPoolExecutor(max_workers=a.jobs) as pool, contextlib.ExitStack() as stack:
+        # every output is renamed into place together at the end, or none is
+        for split, group in groups.items():
+            paths = shard_paths(outputs[split], a.shards)
+            writers = [tf.io.TFRecordWriter(str(stack.enter_context(atomic_output(p, a.overwrite)))) for p in paths]
+            written: list[Example] = []
+            converted = size = 0
+            for e, enc in tqdm(_ahead(group, read, pool, 4 * a.jobs), total=len(group),
+                               desc=f"writing {outputs[split].name}", unit="img", disable=quiet, leave=False):  # fmt: skip
+                if isinstance(enc, UnreadableImage):
+                    problems.skip(enc.kind, e.source, f"{enc} ({e.image})")
+                    continue
+                e.width, e.height = enc.width, enc.height
+                check_boxes(e, problems, lambda label: label in ids)
+                writers[len(written) % a.shards].write(tf_example(e, enc, ids).SerializeToString())
+                written.append(e)
+                converted += enc.converted
+                size += len(enc.data)
+            for w in writers:
+                w.close()
+            summary = summarize(written, problems.counts)
+            summary.update(
+                {
+                    "record": [p.name for p in paths],
+                    "split": split,
+                    "label_map": {str(k): v for k, v in label_map.names.items()},
+                    "converted_to_jpeg": converted,
+                    "bytes_of_images": size,
+                }
+            )
+            tmp = stack.enter_context(atomic_output(summary_path(outputs[split]), a.overwrite))
+            tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+            summaries[split] = summary
+        if not any(s["images"] for s in summaries.values()):
+            raise DatasetError("no usable image: nothing written", a.data_dir)
     if new_map:
         write_label_map(label_map, a.label_map_path)
     elapsed = time.monotonic() - started
