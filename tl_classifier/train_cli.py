@@ -1,0 +1,169 @@
+"""``train``: the Object Detection API's training, without its hand edits.
+
+    rosrun tl_classifier train configure --sample ssd_inception_v2_coco.config --label_map label_map.pbtxt \
+        --train_record train.record --eval_record val.record --fine_tune_checkpoint ckpt/model.ckpt -o pipeline.config
+    rosrun tl_classifier train run --pipeline pipeline.config --model_dir training/ --export_dir models/mine
+
+``configure`` works whether or not the OD API is installed.  ``run`` needs the
+OD API (it is not on the package index; see README) and says so in one line,
+before anything else happens, where it is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from tl_classifier.cli import run_main
+from tl_classifier.errors import TLClassifierError
+from tl_classifier.files import atomic_output
+from tl_classifier.pipeline_config import (
+    ConfigError,
+    Settings,
+    configure,
+    meta_architecture,
+    od_api_available,
+    validate_with_od_api,
+)
+
+OD_API_MISSING = (
+    "the TensorFlow Object Detection API is not installed in this environment (it is not on the package index): "
+    "install it from the tensorflow/models repository (research/object_detection, `pip install .` after protoc), "
+    "then run this again inside ./env.sh"
+)
+
+
+def _checkpoint_exists(path: str) -> bool:
+    """A TF checkpoint prefix (``model.ckpt``, ``ckpt-0``) or a folder holding one."""
+    p = Path(path)
+    return p.is_dir() or Path(f"{path}.index").is_file() or p.is_file()
+
+
+def _record_facts(paths: Sequence[Path]) -> tuple[int, tuple[int, int]]:
+    """(number of examples, most common (height, width)) of records."""
+    from tl_classifier.tfrecord import read_record, record_files
+
+    files = [f for p in paths for f in record_files(p)]
+    sizes: Counter[tuple[int, int]] = Counter()
+    for rec in read_record(files):
+        sizes[(int(rec["image/height"]), int(rec["image/width"]))] += 1
+    if not sizes:
+        raise ConfigError("holds no example", paths[0])
+    return sum(sizes.values()), sizes.most_common(1)[0][0]
+
+
+def _configure(a: argparse.Namespace) -> int:
+    from tl_classifier.label_map import load_label_map
+
+    sample = Path(a.sample)
+    if not sample.is_file():
+        raise ConfigError("no such file (expected a sample pipeline .config)", sample)
+    text = sample.read_text(encoding="utf-8")
+    arch = meta_architecture(text)
+    label_map = load_label_map(a.label_map)
+    if a.fine_tune_checkpoint and not _checkpoint_exists(a.fine_tune_checkpoint):
+        raise ConfigError("no such checkpoint (give the prefix, e.g. model.ckpt, of its .index file)", a.fine_tune_checkpoint)
+    train_n, (height, width) = _record_facts([Path(a.train_record)])
+    eval_n = _record_facts([Path(a.eval_record)])[0] if a.eval_record else None
+    if a.image_size:
+        width, height = (int(v) for v in a.image_size.lower().split("x"))
+    settings = Settings(
+        num_classes=max(label_map.names),
+        image_height=height,
+        image_width=width,
+        max_detections=a.max_detections,
+        batch_size=a.batch_size,
+        fine_tune_checkpoint=a.fine_tune_checkpoint,
+        num_steps=a.num_steps,
+        train_record=a.train_record,
+        eval_record=a.eval_record,
+        label_map=a.label_map,
+        eval_examples=eval_n,
+    )
+    result = configure(text, settings, str(sample))
+    with atomic_output(a.output, a.overwrite) as tmp:
+        tmp.write_text(result, encoding="utf-8")
+        if od_api_available():
+            validate_with_od_api(tmp)
+    print(f"{a.output}: {arch} config from {sample.name}, {train_n} training examples of {width}x{height}")
+    for change in settings.changed:
+        print(f"  {change}")
+    if not od_api_available():
+        print("  (the Object Detection API is not installed here, so its loader did not check the result)")
+    return 0
+
+
+def _run(a: argparse.Namespace) -> int:
+    if not od_api_available():
+        raise TLClassifierError(OD_API_MISSING)
+    pipeline = Path(a.pipeline)
+    if not pipeline.is_file():
+        raise ConfigError("no such file (expected a pipeline .config; `train configure` writes one)", pipeline)
+    validate_with_od_api(pipeline)
+    py = sys.executable
+    steps = [
+        [py, "-m", "object_detection.model_main_tf2", f"--pipeline_config_path={pipeline}", f"--model_dir={a.model_dir}"],
+        [py, "-m", "object_detection.exporter_main_v2", "--input_type=image_tensor", f"--pipeline_config_path={pipeline}",
+         f"--trained_checkpoint_dir={a.model_dir}", f"--output_directory={a.model_dir}/exported"],
+    ]  # fmt: skip
+    for cmd in steps:
+        if subprocess.run(cmd).returncode != 0:
+            raise TLClassifierError(f"{cmd[2]} failed (its output is above)")
+    # the OD API's SavedModel, re-exported by this package: frozen graph + SavedModel + label map
+    from tl_classifier.export import export_detector
+    from tl_classifier.label_map import load_label_map
+    from tl_classifier.model import OUTPUT_NAMES
+    from tl_classifier.tf_setup import import_tensorflow
+
+    tf = import_tensorflow()
+    loaded = tf.saved_model.load(f"{a.model_dir}/exported/saved_model")
+    serve = loaded.signatures["serving_default"]
+
+    def detect(image: object) -> dict:
+        out = serve(input_tensor=image)
+        return {n: out[n] for n in OUTPUT_NAMES}
+
+    label_map = load_label_map(a.label_map)
+    export_detector(detect, a.export_dir, label_map, trackable=loaded, overwrite=a.overwrite)
+    print(f"{a.export_dir}: frozen_inference_graph.pb, saved_model/, label_map.pbtxt")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="train", description="Configure and run Object Detection API training.")
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("configure", help="write a ready pipeline config from a sample one (no OD API needed)")
+    c.add_argument("--sample", required=True, help="a sample pipeline .config (from the OD API's samples/configs)")
+    c.add_argument("--label_map", required=True, help="label_map.pbtxt (num_classes is its highest id)")
+    c.add_argument("--train_record", required=True, help="training TFRecord (image sizes are read from it)")
+    c.add_argument("--eval_record", help="evaluation TFRecord (num_examples is counted from it)")
+    c.add_argument("--fine_tune_checkpoint", help="checkpoint prefix to start from (checked to exist)")
+    c.add_argument("--image_size", help="WIDTHxHEIGHT for the resizer (default: the records' most common size)")
+    c.add_argument(
+        "--max_detections", type=int, default=10, help="max_detections_per_class and max_total_detections (default: 10)"
+    )
+    c.add_argument("--batch_size", type=int, help="train_config batch_size")
+    c.add_argument("--num_steps", type=int, help="train_config num_steps")
+    c.add_argument("-o", "--output", required=True, help="the pipeline config to write")
+    c.add_argument("--overwrite", action="store_true")
+    r = sub.add_parser("run", help="train with the OD API, export, and re-export for the node")
+    r.add_argument("--pipeline", required=True)
+    r.add_argument("--model_dir", required=True)
+    r.add_argument("--label_map", required=True)
+    r.add_argument("--export_dir", required=True, help="folder for frozen_inference_graph.pb, saved_model/, label_map.pbtxt")
+    r.add_argument("--overwrite", action="store_true")
+    return p
+
+
+def _main(argv: list[str]) -> int:
+    a = _parser().parse_args(argv)
+    return _configure(a) if a.command == "configure" else _run(a)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``rosrun tl_classifier train configure|run ...``."""
+    return run_main(_main, argv, "train")
