@@ -133,6 +133,50 @@ def _run(a: argparse.Namespace) -> int:
     return 0
 
 
+def _builtin(a: argparse.Namespace) -> int:
+    """Train the built-in detector on TFRecords and export it in the OD API's formats."""
+    from tl_classifier.export import export_detector
+    from tl_classifier.label_map import load_label_map
+    from tl_classifier.tf_setup import import_tensorflow
+    from tl_classifier.trainer import ModelSpec, build_model, centernet_loss, dataset, detector_fn, strategy_for
+
+    tf = import_tensorflow()
+    keras = tf.keras
+    keras.utils.set_random_seed(a.seed)
+    label_map = load_label_map(a.label_map)
+    width, height = (int(v) for v in a.input_size.lower().split("x"))
+    spec = ModelSpec(num_classes=max(label_map.names), input_height=height, input_width=width, alpha=a.alpha)
+    for r in [*a.train_record, *(a.val_record or [])]:
+        if not Path(r).is_file():
+            raise TLClassifierError("no such TFRecord (create_tf_record writes one)", r)
+    work = Path(a.model_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    strategy = strategy_for(a.strategy, a.logical_cpus)
+    print(f"training on {strategy.num_replicas_in_sync} replica(s) ({a.strategy})", flush=True)
+    weights = None if a.pretrained in (None, "none") else a.pretrained
+    with strategy.scope():
+        model = build_model(spec, "imagenet" if weights == "imagenet" else None)
+        if weights and weights != "imagenet":
+            try:
+                model.get_layer("backbone").load_weights(weights, skip_mismatch=True)
+            except Exception as err:  # Keras raises ValueError, OSError, ...
+                raise TLClassifierError(f"cannot load backbone weights ({err})", weights) from err
+        schedule = keras.optimizers.schedules.CosineDecay(a.learning_rate, a.epochs * a.steps_per_epoch, warmup_target=None)
+        model.compile(optimizer=keras.optimizers.Adam(schedule), loss=centernet_loss(spec.num_classes))
+    train_ds = dataset(a.train_record, spec, a.batch_size, training=True, seed=a.seed)
+    val_ds = dataset(a.val_record, spec, a.batch_size, training=False, seed=a.seed) if a.val_record else None
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(work / "backup")),  # resumes an interrupted run where it stopped
+        keras.callbacks.ModelCheckpoint(str(work / "last.weights.h5"), save_weights_only=True),
+        keras.callbacks.TensorBoard(str(work / "logs"), update_freq="epoch"),
+    ]
+    model.fit(train_ds, epochs=a.epochs, steps_per_epoch=a.steps_per_epoch, validation_data=val_ds,
+              callbacks=callbacks, verbose=1 if not a.no_progress else 2)  # fmt: skip
+    out = export_detector(detector_fn(model, spec), a.export_dir, label_map, trackable=model, overwrite=a.overwrite)
+    print(f"{out}: frozen_inference_graph.pb, saved_model/, label_map.pbtxt (input {width}x{height}); logs: {work / 'logs'}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="train", description="Configure and run Object Detection API training.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -156,12 +200,30 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--label_map", required=True)
     r.add_argument("--export_dir", required=True, help="folder for frozen_inference_graph.pb, saved_model/, label_map.pbtxt")
     r.add_argument("--overwrite", action="store_true")
+    b = sub.add_parser("builtin", help="train the built-in detector with TensorFlow alone (no OD API) and export it")
+    b.add_argument("--train_record", required=True, nargs="+", help="training TFRecords (create_tf_record)")
+    b.add_argument("--val_record", nargs="+", help="validation TFRecords (loss reported per epoch)")
+    b.add_argument("--label_map", required=True)
+    b.add_argument("--model_dir", required=True, help="checkpoints, resume state and TensorBoard logs")
+    b.add_argument("--export_dir", required=True, help="folder for frozen_inference_graph.pb, saved_model/, label_map.pbtxt")
+    b.add_argument("--input_size", default="512x384", help="WIDTHxHEIGHT the frame is resized to (default: 512x384)")
+    b.add_argument("--alpha", type=float, default=0.5, help="MobileNetV2 width multiplier (default: 0.5)")
+    b.add_argument("--pretrained", default="none", help="none, imagenet (downloads), or a backbone weights file")
+    b.add_argument("--epochs", type=int, default=30)
+    b.add_argument("--steps_per_epoch", type=int, default=50)
+    b.add_argument("--batch_size", type=int, default=8)
+    b.add_argument("--learning_rate", type=float, default=2e-3)
+    b.add_argument("--strategy", default="default", help="default, mirrored (all GPUs), multiworker (TF_CONFIG)")
+    b.add_argument("--logical_cpus", type=int, default=0, help="with mirrored and no GPU: split the CPU into N devices")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--no_progress", action="store_true")
+    b.add_argument("--overwrite", action="store_true")
     return p
 
 
 def _main(argv: list[str]) -> int:
     a = _parser().parse_args(argv)
-    return _configure(a) if a.command == "configure" else _run(a)
+    return {"configure": _configure, "run": _run, "builtin": _builtin}[a.command](a)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

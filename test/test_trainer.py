@@ -1,0 +1,136 @@
+"""The built-in trainer: targets, loss, decoding, a tiny real training run exported and loaded, mirrored on 2 CPUs."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tl_classifier.model import load_model
+from tl_classifier.trainer import STRIDE, ModelSpec, build_model, centernet_loss, detector_fn, make_targets
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ModelSpec(num_classes=4, input_height=64, input_width=96, alpha=0.35, channels=16, max_detections=5)
+
+
+def test_targets_peak_at_box_centres():
+    import tensorflow as tf
+
+    boxes = tf.constant([[0.25, 0.5, 0.5, 0.75]])  # centre (0.375, 0.625): cell (6, 15) of 16x24
+    t = make_targets(boxes, tf.constant([2]), TINY).numpy()
+    assert t.shape == (16, 24, 4 + 3)
+    assert np.unravel_index(t[..., 1].argmax(), t[..., 1].shape) == (6, 15) and t[6, 15, 1] == 1.0
+    assert t[..., 0].max() == 0 and t[..., 2].max() == 0
+    np.testing.assert_allclose(t[6, 15, 4:6], [0.25 * 24, 0.25 * 16])
+    assert t[..., 6].sum() == 1
+    empty = make_targets(tf.zeros([0, 4]), tf.zeros([0], tf.int32), TINY).numpy()
+    assert empty.max() == 0 and np.isfinite(empty).all()
+
+
+def test_loss_falls_when_training_on_one_batch():
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(0)
+    model = build_model(TINY)
+    model.compile(optimizer=tf.keras.optimizers.Adam(3e-3), loss=centernet_loss(TINY.num_classes))
+    x = np.random.default_rng(0).uniform(0, 255, (4, 64, 96, 3)).astype("float32")
+    y = np.stack([make_targets(tf.constant([[0.2, 0.2, 0.6, 0.4]]), tf.constant([1 + i % 3]), TINY).numpy() for i in range(4)])
+    first = float(model.train_on_batch(x, y))
+    for _ in range(30):
+        last = float(model.train_on_batch(x, y))
+    assert last < 0.5 * first
+
+
+def test_decoding_finds_the_peak_in_od_api_format(tmp_path: Path):
+    """A real Keras model whose heatmap has one peak where the input is brightest; exported, loaded, detected."""
+    import tensorflow as tf
+
+    from tl_classifier.export import export_detector
+    from tl_classifier.label_map import LabelMap
+
+    keras = tf.keras
+    inputs = keras.Input((TINY.input_height, TINY.input_width, 3))
+    grey = keras.layers.AveragePooling2D(STRIDE)(keras.layers.Lambda(lambda im: tf.reduce_mean(im, -1, keepdims=True))(inputs))
+    heat = keras.layers.Lambda(
+        lambda g: tf.concat([g * 0 - 9, (g - 128.0) / 8.0, g * 0 - 9, g * 0 - 9, g * 0 + 4, g * 0 + 2], -1)
+    )(grey)
+    model = keras.Model(inputs, heat)
+    out = export_detector(
+        detector_fn(model, TINY, min_score=0.3), tmp_path / "m", LabelMap.from_labels(["Green", "Red", "Yellow", "off"])
+    )
+    image = np.zeros((600, 900, 3), np.uint8)
+    image[300:340, 600:640] = 255  # a bright patch: the red class's peak
+    for path in (out, out / "saved_model"):
+        result = load_model(path).detect(image, 0.5)
+        assert result.state.name == "RED" and len(result.detections) == 1
+        d = result.detections[0]
+        assert 560 <= (d.xmin + d.xmax) / 2 <= 680 and 270 <= (d.ymin + d.ymax) / 2 <= 370
+        assert d.xmax - d.xmin == pytest.approx(4 * STRIDE * 900 / 96, abs=2)
+
+
+@pytest.fixture(scope="module")
+def tiny_records(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("tiny")
+    for name, seed in (("train", "1"), ("val", "2")):
+        cmd = [str(ROOT / "scripts/synthesize"), str(d / name), "--count", "8", "--size", "192x128", "--voc", "--seed", seed]
+        assert subprocess.run(cmd, capture_output=True).returncode == 0
+        cmd = [str(ROOT / "scripts/create_tf_record"), f"--data_dir={d / name}", f"--output_path={d / name}.record",
+               f"--label_map_path={d / 'lm.pbtxt'}", "--no_progress"]  # fmt: skip
+        assert subprocess.run(cmd, capture_output=True).returncode == 0
+    return d
+
+
+def builtin(records: Path, tmp: Path, *extra: str) -> subprocess.CompletedProcess:
+    cmd = [
+        str(ROOT / "scripts/train"), "builtin",
+        f"--train_record={records / 'train.record'}", f"--val_record={records / 'val.record'}",
+        f"--label_map={records / 'lm.pbtxt'}", f"--model_dir={tmp / 'work'}", f"--export_dir={tmp / 'model'}",
+        "--input_size=96x64", "--alpha=0.35", "--epochs=2", "--steps_per_epoch=2", "--batch_size=2", "--no_progress", *extra,
+    ]  # fmt: skip
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+
+
+def test_builtin_training_end_to_end(tiny_records: Path, tmp_path: Path):
+    done = builtin(tiny_records, tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "loss" in done.stdout and (tmp_path / "work/last.weights.h5").is_file()
+    assert list((tmp_path / "work/logs").rglob("events.out.tfevents.*")), "TensorBoard logs"
+    model = load_model(tmp_path / "model")
+    assert model.kind == "frozen" and dict(model.label_map.names) == {1: "Green", 2: "Red", 3: "Yellow", 4: "off"}
+    boxes, scores, classes = model.raw(np.zeros((600, 800, 3), np.uint8))
+    assert boxes.shape[1:] == (4,) and len(scores) <= 20 and ((classes >= 1) & (classes <= 4)).all()
+    again = builtin(tiny_records, tmp_path)  # an existing export is kept
+    assert again.returncode == 1 and "--overwrite" in again.stderr
+
+
+def test_mirrored_strategy_on_two_logical_cpus(tiny_records: Path, tmp_path: Path):
+    done = builtin(tiny_records, tmp_path, "--strategy=mirrored", "--logical_cpus=2")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "training on 2 replica(s) (mirrored)" in done.stdout
+    assert load_model(tmp_path / "model").kind == "frozen"
+
+
+def test_missing_record_and_offline_pretrained(tiny_records: Path, tmp_path: Path):
+    cmd = [str(ROOT / "scripts/train"), "builtin", "--train_record=/nope.record", f"--label_map={tiny_records / 'lm.pbtxt'}",
+           f"--model_dir={tmp_path / 'w'}", f"--export_dir={tmp_path / 'm'}"]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and "/nope.record" in done.stderr
+    done = builtin(tiny_records, tmp_path, "--pretrained=/no/weights.h5")
+    assert done.returncode == 1 and "/no/weights.h5" in done.stderr.splitlines()[-1]
+
+
+def test_evaluate_model_on_the_real_sim_frames(realdata: Path, tmp_path: Path):
+    import json
+
+    from tl_classifier.evaluate import main as evaluate
+
+    r = realdata / "ros-racers/tl_classification"
+    args = ["--model", str(ROOT / "models/colour_baseline"), "--set", f"sim={r / 'test_images_sim'},{r / 'data/images_sim_val'}",
+            "--timing_runs", "2", "--out", str(tmp_path)]  # fmt: skip
+    assert evaluate(args) == 0
+    res = json.loads((tmp_path / "results.json").read_text())
+    assert res["sets"]["sim"]["frames"] == 35 + 15 and res["sets"]["sim"]["accuracy"] == 1.0
+    assert (tmp_path / "confusion_sim.png").stat().st_size > 1000
+    assert res["timing"]["frame"] == "1368x1096" and res["timing"]["median_ms"] > 0
