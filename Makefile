@@ -23,7 +23,7 @@ APT_PACKAGES := ros-core-dev catkin python3-catkin-pkg python3-rospy python3-ros
   python3-roslaunch python3-cv-bridge python3-sensor-msgs python3-std-msgs python3-diagnostic-msgs \
   python3-diagnostic-updater rosbash ros-image-view python3-venv python3-yaml cmake g++ make
 
-.PHONY: build demo test lint unit rostest clean distclean FORCE
+.PHONY: build demo test lint unit rostest clean distclean default-model FORCE
 
 # --- 1. Debian packages: ROS 1 (Noetic-era 1.15/1.16) --------------------------
 $(STAMPS)/apt: Makefile
@@ -93,3 +93,31 @@ distclean:
 	rm -rf $(WS) $(VENV) demo
 
 FORCE:
+
+# --- the default model (models/default): how it was made; about 30 minutes on 2 CPU cores ------
+REALDATA ?= $(ROOT)/../shared/realdata
+RACERS := $(REALDATA)/ros-racers/tl_classification
+TD := $(WS)/default_model
+default-model: $(STAMPS)/build
+	rm -rf $(TD) && mkdir -p $(TD)
+	cp $(REALDATA)/labelmaps/alex-lechner/data/udacity_label_map.pbtxt $(TD)/label_map.pbtxt
+	./env.sh rosrun tl_classifier synthesize $(TD)/synth_sim --count 240 --lights 3 --voc --states red,yellow,green,off,unknown
+	./env.sh rosrun tl_classifier synthesize $(TD)/synth_car --count 120 --size 1368x1096 --lights 2 --voc --seed 1
+	./env.sh rosrun tl_classifier create_tf_record --label_map_path=$(TD)/label_map.pbtxt --label_mapping=states --output_path=$(TD)/train.record \
+	  --data_dir=$(RACERS)/data/images_sim,$(RACERS)/data/images_real,$(TD)/synth_sim,$(TD)/synth_car
+	./env.sh rosrun tl_classifier create_tf_record --label_map_path=$(TD)/label_map.pbtxt --label_mapping=states --output_path=$(TD)/val.record \
+	  --data_dir=$(RACERS)/data/images_sim_val,$(RACERS)/data/images_real_val
+	for y in real_training_data/real_data_annotations.yaml sim_training_data/sim_data_annotations.yaml; do \
+	  ./env.sh rosrun tl_classifier create_tf_record --label_map_path=$(TD)/label_map.pbtxt --label_mapping=states \
+	    --output_path=$(TD)/$$(basename $$y .yaml).record --data_dir=$(REALDATA)/alexvogel/data_raw/$$y; done
+	./env.sh rosrun tl_classifier train builtin --train_record $(TD)/train.record $(TD)/real_data_annotations.record \
+	  $(TD)/sim_data_annotations.record --val_record $(TD)/val.record --label_map $(TD)/label_map.pbtxt \
+	  --model_dir $(TD)/work --export_dir models/default --input_size 384x288 --epochs 40 --steps_per_epoch 60 \
+	  --batch_size 8 --learning_rate 2e-3 --seed 0 --overwrite
+	cp $(TD)/work/loss.png models/default/loss.png
+	./env.sh rosrun tl_classifier evaluate_model --model models/default --out models/default/eval \
+	  --set sim=$(RACERS)/test_images_sim,$(RACERS)/data/images_sim_val --set car=$(RACERS)/test_images_real,$(RACERS)/data/images_real_val \
+	  --set sim_test=$(RACERS)/test_images_sim --set sim_val=$(RACERS)/data/images_sim_val \
+	  --set car_test=$(RACERS)/test_images_real --set car_val=$(RACERS)/data/images_real_val \
+	  --set car_1368x1096=$(REALDATA)/alexvogel/data_raw/real_training_data \
+	  --timing_frame $(REALDATA)/alexvogel/data_raw/real_training_data/red/left0146.jpg --timing_runs 50

@@ -149,3 +149,24 @@ def test_warm_up_and_image_checks(baseline_dir: Path):
         m.detect(np.zeros((10, 10), np.uint8))
     with pytest.raises(ImageError):
         m.detect(np.zeros((10, 10, 3), np.float32))
+
+
+def test_model_json_sets_the_operating_point(tmp_path: Path, baseline_dir: Path, frames):
+    import json
+
+    folder = tmp_path / "m"
+    shutil.copytree(baseline_dir, folder)
+    red = frames["red"][0]
+    assert load_model(folder).score_threshold == 0.5 and load_model(folder).detect(red).state is State.RED
+    (folder / "model.json").write_text(json.dumps({"score_threshold": 1.01}))
+    with pytest.raises(ModelError, match="not between 0 and 1"):
+        load_model(folder)
+    (folder / "model.json").write_text(json.dumps({"score_threshold": 1.0}))
+    model = load_model(folder / "saved_model")  # found in the export folder above a SavedModel too
+    assert model.score_threshold == 1.0
+    assert model.detect(red).state is State.RED  # the baseline scores a full lamp 1.0
+    assert model.detect(red, 0.5).state is State.RED
+    (folder / "model.json").write_text("{not json")
+    with pytest.raises(ModelError) as err:
+        load_model(folder)
+    assert "model.json" in str(err.value) and "\n" not in str(err.value)

@@ -21,6 +21,7 @@ def test_defaults():
     [
         ({"model": ""}, "~model"),
         ({"score_threshold": 1.5}, "~score_threshold"),
+        ({"score_threshold": -0.5}, "~score_threshold"),
         ({"score_threshold": "high"}, "~score_threshold"),
         ({"state_count_threshold": 0}, "~state_count_threshold"),
         ({"state_count_threshold": 2.5}, "~state_count_threshold"),

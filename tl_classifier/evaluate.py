@@ -5,7 +5,7 @@
         --set car=.../test_images_real,.../images_real_val --out eval/
 
 A folder is either sorted by state (subfolders ``red``, ``yellow``, ``green``,
-``unknown``/``off``, as the capstone's test_images are) or holds labelImg XML
+``off``, and ``unknown``/``nolight``/``none`` for no light, as the capstone's test_images are) or holds labelImg XML
 beside its images (the state of a frame is that of most of its boxes; a frame
 without boxes is UNKNOWN).  A frame counts as right when the model's frame
 state (:func:`tl_classifier.detection.decide_state`) equals it.
@@ -28,6 +28,7 @@ from tl_classifier.cli import run_main
 from tl_classifier.dataset import DatasetError, Problems, read_voc_file
 from tl_classifier.states import State, state_from_label
 
+_NO_LIGHT = ("unknown", "nolight", "none")
 _ORDER = [State.RED, State.YELLOW, State.GREEN, State.OFF, State.UNKNOWN]
 
 
@@ -38,10 +39,10 @@ def labelled_frames(folder: Path) -> list[tuple[Path, State]]:
     """
     if not folder.is_dir():
         raise DatasetError("no such folder", folder)
-    subs = [d for d in sorted(folder.iterdir()) if d.is_dir() and d.name.lower() in ("red", "yellow", "green", "unknown", "off")]
+    subs = [d for d in sorted(folder.iterdir()) if d.is_dir() and d.name.lower() in ("red", "yellow", "green", "off", *_NO_LIGHT)]
     if subs:
         return [
-            (p, State.UNKNOWN if d.name.lower() == "unknown" else state_from_label(d.name))
+            (p, State.UNKNOWN if d.name.lower() in _NO_LIGHT else state_from_label(d.name))
             for d in subs
             for p in sorted(d.iterdir())
             if p.suffix.lower() in (".jpg", ".jpeg", ".png")
@@ -93,13 +94,15 @@ def _evaluate(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="evaluate_model", description="State accuracy, confusion matrices and speed of a model.")
     p.add_argument("--model", required=True, help="frozen graph, SavedModel, or export folder")
     p.add_argument("--set", action="append", required=True, metavar="NAME=FOLDER[,FOLDER]", help="a named set of folders")
-    p.add_argument("--score_threshold", type=float, default=0.5)
+    p.add_argument("--score_threshold", type=float, default=None, help="default: the model's own (model.json), else 0.5")
     p.add_argument("--timing_frame", help="an image to time (resized to 1368x1096); default: a black 1368x1096 frame")
     p.add_argument("--timing_runs", type=int, default=30)
     p.add_argument("--out", default="eval", help="folder for results.json and the confusion matrices (PNG)")
     a = p.parse_args(argv)
     model = load_model(a.model)
     out = Path(a.out)
+    if a.score_threshold is None:
+        a.score_threshold = model.score_threshold
     results: dict = {"model": str(model.path), "score_threshold": a.score_threshold, "sets": {}}
     names = [s.name for s in _ORDER]
     for spec in a.set:

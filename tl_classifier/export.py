@@ -23,7 +23,7 @@ from typing import Any
 
 from tl_classifier.files import atomic_output
 from tl_classifier.label_map import LabelMap
-from tl_classifier.model import FROZEN_GRAPH_NAME, LABEL_MAP_NAME, OUTPUT_NAMES, SAVED_MODEL_DIR
+from tl_classifier.model import FROZEN_GRAPH_NAME, LABEL_MAP_NAME, MODEL_INFO_NAME, OUTPUT_NAMES, SAVED_MODEL_DIR
 from tl_classifier.tf_setup import import_tensorflow
 
 #: A detector: uint8 [1, H, W, 3] RGB tensor in, a dict of the four OD API outputs out
@@ -70,6 +70,7 @@ def export_detector(
     label_map: LabelMap,
     trackable: Any = None,
     overwrite: bool = False,
+    info: dict[str, Any] | None = None,
 ) -> Path:
     """Export ``detect`` as a frozen graph, a SavedModel and a label map in ``out_dir``.
 
@@ -77,8 +78,11 @@ def export_detector(
 
     :param trackable: the object holding the detector's variables (a Keras
         model, say); ``None`` for a detector made of constants only.
+    :param info: written as ``model.json`` (e.g. ``{"score_threshold": 0.3}``, the model's operating point).
     :raises OutputExistsError: if ``out_dir`` exists and ``overwrite`` is false.
     """
+    import json
+
     tf = import_tensorflow()
     out = Path(out_dir)
     with atomic_output(out, overwrite) as tmp:
@@ -88,4 +92,6 @@ def export_detector(
         module = _Exported.module(detect, trackable)
         tf.saved_model.save(module, str(tmp / SAVED_MODEL_DIR), signatures={"serving_default": module.serve})
         (tmp / LABEL_MAP_NAME).write_text(label_map.to_pbtxt(), encoding="utf-8")
+        if info:
+            (tmp / MODEL_INFO_NAME).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     return out

@@ -34,6 +34,8 @@ OUTPUT_NAMES = ("detection_boxes", "detection_scores", "detection_classes", "num
 FROZEN_GRAPH_NAME = "frozen_inference_graph.pb"
 SAVED_MODEL_DIR = "saved_model"
 LABEL_MAP_NAME = "label_map.pbtxt"
+MODEL_INFO_NAME = "model.json"  #: optional, beside the model: {"score_threshold": 0.3, ...}
+DEFAULT_SCORE_THRESHOLD = 0.5
 
 
 class DetectionModel:
@@ -43,8 +45,13 @@ class DetectionModel:
         four OD API outputs in :data:`OUTPUT_NAMES` order.
     """
 
-    def __init__(self, fn: Callable[[Any], Any], label_map: LabelMap, path: Path, kind: str, device: str) -> None:
+    def __init__(
+        self, fn: Callable[[Any], Any], label_map: LabelMap, path: Path, kind: str, device: str,
+        score_threshold: float = DEFAULT_SCORE_THRESHOLD,
+    ) -> None:  # fmt: skip
         self._fn = fn
+        #: the model's own operating point (from model.json beside it), used when none is given
+        self.score_threshold = score_threshold
         self.label_map = label_map
         self.path = path
         self.kind = kind
@@ -70,12 +77,15 @@ class DetectionModel:
             np.asarray(classes)[0, :n].astype(np.int64),
         )
 
-    def detect(self, rgb: np.ndarray, score_threshold: float = 0.5) -> FrameResult:
+    def detect(self, rgb: np.ndarray, score_threshold: float | None = None) -> FrameResult:
         """Detect lights in one RGB image and decide its state.
 
-        :param score_threshold: detections below it are dropped.
+        :param score_threshold: detections below it are dropped; ``None``: the model's own
+            (:attr:`score_threshold`).
         :raises ImageError: if ``rgb`` is not a uint8 H x W x 3 array.
         """
+        if score_threshold is None:
+            score_threshold = self.score_threshold
         start = time.perf_counter()
         boxes, scores, classes = self.raw(rgb)
         elapsed = time.perf_counter() - start
@@ -224,4 +234,24 @@ def load_model(
         label_map = found
     labels = label_map if isinstance(label_map, LabelMap) else load_label_map(label_map)
     fn = _load_frozen(model_path, tf) if kind == "frozen" else _load_saved_model(model_path, tf)
-    return DetectionModel(fn, labels, model_path, kind, device)
+    return DetectionModel(fn, labels, model_path, kind, device, _model_info(model_path, kind))
+
+
+def _model_info(model_path: Path, kind: str) -> float:
+    """The score threshold in ``model.json`` beside the model, else the default.
+
+    :raises ModelError: if ``model.json`` exists but is not valid.
+    """
+    import json
+
+    folder = model_path if model_path.is_dir() else model_path.parent
+    for candidate in [folder / MODEL_INFO_NAME] + ([folder.parent / MODEL_INFO_NAME] if kind == "saved_model" else []):
+        if candidate.is_file():
+            try:
+                value = float(json.loads(candidate.read_text(encoding="utf-8"))["score_threshold"])
+            except (ValueError, KeyError, TypeError) as err:
+                raise ModelError(f"is not a model description with a score_threshold ({err})", candidate) from err
+            if not 0.0 <= value <= 1.0:
+                raise ModelError(f"score_threshold {value} is not between 0 and 1", candidate)
+            return value
+    return DEFAULT_SCORE_THRESHOLD

@@ -21,7 +21,7 @@ class NodeParams:
     model: str = ""  #: frozen_inference_graph.pb, SavedModel folder, or export folder (required)
     label_map: str = ""  #: label_map.pbtxt; empty: the one beside the model
     camera_topic: str = "/image_color"  #: sensor_msgs/Image or CompressedImage topic
-    score_threshold: float = 0.5  #: detections below it are ignored
+    score_threshold: float = -1.0  #: detections below it are ignored; -1: the model's own (model.json) or 0.5
     state_count_threshold: int = 3  #: frames in a row before a new state is published
     red_count_threshold: int = 1  #: frames in a row before RED is published
     unknown_count_threshold: int = 6  #: frames in a row before UNKNOWN replaces a known state
@@ -65,8 +65,8 @@ class NodeParams:
             raise bad("model", "must name a frozen graph or SavedModel")
         if not self.camera_topic:
             raise bad("camera_topic", "must name a topic")
-        if not 0.0 <= self.score_threshold <= 1.0:
-            raise bad("score_threshold", "must be between 0 and 1")
+        if not (0.0 <= self.score_threshold <= 1.0 or self.score_threshold == -1.0):
+            raise bad("score_threshold", "must be between 0 and 1 (or -1: the model's own)")
         for name in ("state_count_threshold", "red_count_threshold", "unknown_count_threshold"):
             if getattr(self, name) < 1:
                 raise bad(name, "must be at least 1 frame")

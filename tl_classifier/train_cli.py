@@ -12,6 +12,7 @@ before anything else happens, where it is missing.
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 from collections import Counter
@@ -170,11 +171,69 @@ def _builtin(a: argparse.Namespace) -> int:
         keras.callbacks.ModelCheckpoint(str(work / "last.weights.h5"), save_weights_only=True),
         keras.callbacks.TensorBoard(str(work / "logs"), update_freq="epoch"),
     ]
-    model.fit(train_ds, epochs=a.epochs, steps_per_epoch=a.steps_per_epoch, validation_data=val_ds,
-              callbacks=callbacks, verbose=1 if not a.no_progress else 2)  # fmt: skip
+    history = model.fit(train_ds, epochs=a.epochs, steps_per_epoch=a.steps_per_epoch, validation_data=val_ds,
+                        callbacks=callbacks, verbose=1 if not a.no_progress else 2)  # fmt: skip
+    loss_curve(history.history, work / "loss.png")
     out = export_detector(detector_fn(model, spec), a.export_dir, label_map, trackable=model, overwrite=a.overwrite)
-    print(f"{out}: frozen_inference_graph.pb, saved_model/, label_map.pbtxt (input {width}x{height}); logs: {work / 'logs'}")
+    info = {"architecture": "CenterNet-style, MobileNetV2 backbone", "input_size": f"{width}x{height}", "score_threshold": 0.5}
+    if a.val_record:
+        threshold, accuracy = choose_threshold(out, a.val_record)
+        info.update(score_threshold=threshold, val_state_accuracy=round(accuracy, 4))
+    with atomic_output(out / "model.json", overwrite=True) as tmp:
+        tmp.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    print(f"{out}: frozen_inference_graph.pb, saved_model/, label_map.pbtxt, model.json {info}; logs: {work / 'logs'}")
     return 0
+
+
+def loss_curve(history: dict[str, list[float]], path: Path) -> None:
+    """Draw the training (and validation) loss per epoch to PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=120)
+    for key, label in (("loss", "training"), ("val_loss", "validation")):
+        if history.get(key):
+            ax.plot(range(1, len(history[key]) + 1), history[key], label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss (focal + 0.1 size)")
+    ax.set_yscale("log")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def choose_threshold(model_dir: Path, val_records: Sequence[str]) -> tuple[float, float]:
+    """The score threshold with the best frame-state accuracy on the validation records (and that accuracy).
+
+    Thresholds 0.10, 0.15, ... 0.70 are tried; of those that tie for the best, the middle one is taken.
+
+    A frame's true state is that of most of its boxes; a frame without boxes is UNKNOWN.
+    """
+    import cv2
+    import numpy as np
+
+    from tl_classifier.detection import decide_state
+    from tl_classifier.model import load_model
+    from tl_classifier.states import State
+    from tl_classifier.tfrecord import read_record
+
+    model = load_model(model_dir)
+    frames = []
+    for rec in read_record([Path(r) for r in val_records]):
+        labels = Counter(model.label_map.state(int(c)) for c in rec["image/object/class/label"])
+        truth = labels.most_common(1)[0][0] if labels else State.UNKNOWN
+        rgb = cv2.cvtColor(cv2.imdecode(np.frombuffer(rec["image/encoded"], np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        dets = model.detect(rgb, 0.0).detections
+        frames.append((truth, dets))
+    thresholds = [round(float(t), 2) for t in np.arange(0.1, 0.71, 0.05)]
+    accuracy = [sum(decide_state(dets, t)[0] == truth for truth, dets in frames) / len(frames) for t in thresholds]
+    top = max(accuracy)
+    best = [t for t, acc in zip(thresholds, accuracy, strict=True) if acc >= top - 1e-9]
+    return best[len(best) // 2], top  # the middle of the best plateau: the farthest from both edges
 
 
 def _parser() -> argparse.ArgumentParser:

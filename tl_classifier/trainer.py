@@ -63,6 +63,11 @@ def build_model(spec: ModelSpec, backbone_weights: str | None = None) -> Any:
         )  # fmt: skip
     except Exception as err:  # a download that fails offline, a weights file of another shape
         raise TrainError(f"cannot build the backbone with weights {backbone_weights!r} ({err})") from err
+    for layer in backbone.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            # Keras' MobileNetV2 uses momentum 0.999, made for fine-tuning: from scratch, the moving
+            # statistics would lag the weights by thousands of steps and inference would see garbage
+            layer.momentum = 0.9
     names = ("block_2_add", "block_5_add", "block_12_add")  # strides 4, 8, 16
     features = keras.Model(backbone.input, [backbone.get_layer(n).output for n in names], name="backbone")
     c4, c8, c16 = features(x)

@@ -179,7 +179,7 @@ class ClassifierNode:
                 self.stats.stale += 1
                 return
         rgb = image_to_rgb(msg)
-        result = self.model.detect(rgb, self.params.score_threshold)
+        result = self.model.detect(rgb, self.params.score_threshold if self.params.score_threshold >= 0 else None)
         state = self.filter.update(result.state)
         self.state_pub.publish(result_to_msg(result, state, msg.header))
         now = time.monotonic()
