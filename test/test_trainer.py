@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -98,9 +99,15 @@ def test_builtin_training_end_to_end(tiny_records: Path, tmp_path: Path):
     assert "loss" in done.stdout and (tmp_path / "work/last.weights.h5").is_file()
     assert list((tmp_path / "work/logs").rglob("events.out.tfevents.*")), "TensorBoard logs"
     model = load_model(tmp_path / "model")
-    assert model.kind == "frozen" and dict(model.label_map.names) == {1: "Green", 2: "Red", 3: "Yellow", 4: "off"}
+    from tl_classifier.label_map import load_label_map
+
+    assert model.kind == "frozen" and model.label_map == load_label_map(tiny_records / "lm.pbtxt")
     boxes, scores, classes = model.raw(np.zeros((600, 800, 3), np.uint8))
-    assert boxes.shape[1:] == (4,) and len(scores) <= 20 and ((classes >= 1) & (classes <= 4)).all()
+    top = max(model.label_map.names)
+    assert boxes.shape[1:] == (4,) and len(scores) <= 20 and ((classes >= 1) & (classes <= top)).all()
+    info = json.loads((tmp_path / "model/model.json").read_text())
+    assert 0.1 <= info["score_threshold"] <= 0.7 and "val_state_accuracy" in info
+    assert (tmp_path / "work/loss.png").stat().st_size > 1000
     again = builtin(tiny_records, tmp_path)  # an existing export is kept
     assert again.returncode == 1 and "--overwrite" in again.stderr
 

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tl_classifier.cli import run_main
-from tl_classifier.errors import TLClassifierError
+from tl_classifier.errors import OutputExistsError, TLClassifierError
 from tl_classifier.files import atomic_output
 from tl_classifier.pipeline_config import (
     ConfigError,
@@ -150,6 +150,8 @@ def _builtin(a: argparse.Namespace) -> int:
     for r in [*a.train_record, *(a.val_record or [])]:
         if not Path(r).is_file():
             raise TLClassifierError("no such TFRecord (create_tf_record writes one)", r)
+    if Path(a.export_dir).exists() and not a.overwrite:  # said before training, not after
+        raise OutputExistsError("exists already (pass --overwrite to replace it)", a.export_dir)
     work = Path(a.model_dir)
     work.mkdir(parents=True, exist_ok=True)
     strategy = strategy_for(a.strategy, a.logical_cpus)
