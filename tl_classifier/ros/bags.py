@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from pathlib import Path
 
 import numpy as np
 import rosbag
@@ -48,8 +47,3 @@ def write_bag(
             bag.write(topic, msg, stamp)
             count += 1
     return count
-
-
-def bag_size_mb(path: str | os.PathLike[str]) -> float:
-    """Size of a bag file in MB."""
-    return Path(path).stat().st_size / 1e6
