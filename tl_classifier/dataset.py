@@ -273,10 +273,15 @@ def check_boxes(example: Example, problems: Problems, known: Callable[[str], boo
     example.boxes = kept
 
 
+def majority_state(states: Iterable[State]) -> State:
+    """The state of a frame from its boxes' states: the most common one; UNKNOWN for no box."""
+    counts = Counter(states)
+    return counts.most_common(1)[0][0] if counts else State.UNKNOWN
+
+
 def image_state(example: Example) -> str:
-    """The stratum of an image for splitting: its most common box state, or ``none``."""
-    states = Counter(state_from_label(b.label).name for b in example.boxes)
-    return states.most_common(1)[0][0] if states else "none"
+    """The stratum of an image for splitting: the name of :func:`majority_state` of its boxes."""
+    return majority_state(state_from_label(b.label) for b in example.boxes).name
 
 
 def parse_split(text: str) -> dict[str, float]:

@@ -18,14 +18,13 @@ import json
 import os
 import statistics
 import time
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from tl_classifier.cli import run_main
-from tl_classifier.dataset import DatasetError, Problems, read_voc_file
+from tl_classifier.dataset import DatasetError, Problems, majority_state, read_voc_file
 from tl_classifier.states import State, state_from_label
 
 _NO_LIGHT = ("unknown", "nolight", "none")
@@ -56,8 +55,7 @@ def labelled_frames(folder: Path) -> list[tuple[Path, State]]:
         ex = read_voc_file(xml, folder, problems)
         if ex is None:
             continue
-        states = Counter(state_from_label(b.label) for b in ex.boxes)
-        frames.append((ex.image, states.most_common(1)[0][0] if states else State.UNKNOWN))
+        frames.append((ex.image, majority_state(state_from_label(b.label) for b in ex.boxes)))
     return frames
 
 

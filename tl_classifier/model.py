@@ -226,15 +226,20 @@ def load_model(
     else:
         require_file(model_path / "saved_model.pb", ModelError, "SavedModel (saved_model.pb)")
     if label_map is None:
-        folder = model_path if model_path.is_dir() else model_path.parent
-        candidates = [folder / LABEL_MAP_NAME] + ([folder.parent / LABEL_MAP_NAME] if kind == "saved_model" else [])
-        found = next((c for c in candidates if c.is_file()), None)
+        found = _beside(model_path, kind, LABEL_MAP_NAME)
         if found is None:
             raise ModelError(f"no {LABEL_MAP_NAME} beside the model; pass the label map explicitly", given)
         label_map = found
     labels = label_map if isinstance(label_map, LabelMap) else load_label_map(label_map)
     fn = _load_frozen(model_path, tf) if kind == "frozen" else _load_saved_model(model_path, tf)
     return DetectionModel(fn, labels, model_path, kind, device, _model_info(model_path, kind))
+
+
+def _beside(model_path: Path, kind: str, name: str) -> Path | None:
+    """The file ``name`` beside a model: in its folder, or (for a SavedModel) in the export folder above it."""
+    folder = model_path if model_path.is_dir() else model_path.parent
+    candidates = [folder / name] + ([folder.parent / name] if kind == "saved_model" else [])
+    return next((c for c in candidates if c.is_file()), None)
 
 
 def _model_info(model_path: Path, kind: str) -> float:
@@ -244,14 +249,13 @@ def _model_info(model_path: Path, kind: str) -> float:
     """
     import json
 
-    folder = model_path if model_path.is_dir() else model_path.parent
-    for candidate in [folder / MODEL_INFO_NAME] + ([folder.parent / MODEL_INFO_NAME] if kind == "saved_model" else []):
-        if candidate.is_file():
-            try:
-                value = float(json.loads(candidate.read_text(encoding="utf-8"))["score_threshold"])
-            except (ValueError, KeyError, TypeError) as err:
-                raise ModelError(f"is not a model description with a score_threshold ({err})", candidate) from err
-            if not 0.0 <= value <= 1.0:
-                raise ModelError(f"score_threshold {value} is not between 0 and 1", candidate)
-            return value
-    return DEFAULT_SCORE_THRESHOLD
+    info = _beside(model_path, kind, MODEL_INFO_NAME)
+    if info is None:
+        return DEFAULT_SCORE_THRESHOLD
+    try:
+        value = float(json.loads(info.read_text(encoding="utf-8"))["score_threshold"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise ModelError(f"is not a model description with a score_threshold ({err})", info) from err
+    if not 0.0 <= value <= 1.0:
+        raise ModelError(f"score_threshold {value} is not between 0 and 1", info)
+    return value

@@ -39,6 +39,7 @@ from tl_classifier.dataset import (
 )
 from tl_classifier.errors import OutputExistsError
 from tl_classifier.label_map import LabelMap, load_label_map, write_label_map
+from tl_classifier.parallel import ordered_map
 
 _TUTORIAL_ORDER = ("Green", "Red", "Yellow", "off")
 
@@ -201,27 +202,6 @@ def _label_map(path: Path, labels: Counter[str]) -> tuple[LabelMap, bool]:
     return LabelMap.from_labels(found), True
 
 
-def _ahead(items: list[Any], fn: Any, pool: ThreadPoolExecutor, depth: int) -> Iterator[tuple[Any, Any]]:
-    """``(item, fn(item) or the UnreadableImage it raised)`` in order, computed ``depth`` ahead on ``pool``."""
-    from collections import deque
-
-    def job(item: Any) -> Any:
-        try:
-            return fn(item)
-        except UnreadableImage as err:
-            return err
-
-    pending: deque = deque()
-    for item in items:
-        pending.append((item, pool.submit(job, item)))
-        if len(pending) > depth:
-            first, fut = pending.popleft()
-            yield first, fut.result()
-    while pending:
-        first, fut = pending.popleft()
-        yield first, fut.result()
-
-
 def _create(argv: list[str]) -> int:
     import contextlib
 
@@ -268,7 +248,7 @@ def _create(argv: list[str]) -> int:
             writers = [tf.io.TFRecordWriter(str(stack.enter_context(atomic_output(p, a.overwrite)))) for p in paths]
             written: list[Example] = []
             converted = size = 0
-            for e, enc in tqdm(_ahead(group, read, pool, 4 * a.jobs), total=len(group),
+            for e, enc in tqdm(ordered_map(pool, read, group, 4 * a.jobs, UnreadableImage), total=len(group),
                                desc=f"writing {outputs[split].name}", unit="img", disable=quiet, leave=False):  # fmt: skip
                 if isinstance(enc, UnreadableImage):
                     problems.skip(enc.kind, e.source, f"{enc} ({e.image})")

@@ -218,16 +218,15 @@ def choose_threshold(model_dir: Path, val_records: Sequence[str]) -> tuple[float
     import cv2
     import numpy as np
 
+    from tl_classifier.dataset import majority_state
     from tl_classifier.detection import decide_state
     from tl_classifier.model import load_model
-    from tl_classifier.states import State
     from tl_classifier.tfrecord import read_record
 
     model = load_model(model_dir)
     frames = []
     for rec in read_record([Path(r) for r in val_records]):
-        labels = Counter(model.label_map.state(int(c)) for c in rec["image/object/class/label"])
-        truth = labels.most_common(1)[0][0] if labels else State.UNKNOWN
+        truth = majority_state(model.label_map.state(int(c)) for c in rec["image/object/class/label"])
         rgb = cv2.cvtColor(cv2.imdecode(np.frombuffer(rec["image/encoded"], np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
         dets = model.detect(rgb, 0.0).detections
         frames.append((truth, dets))

@@ -14,9 +14,8 @@ import argparse
 import io
 import os
 import time
-from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +40,7 @@ from tl_classifier.extract import (
     write_image,
     write_manifest,
 )
+from tl_classifier.parallel import ordered_map
 
 IMAGE = "sensor_msgs/Image"
 COMPRESSED = "sensor_msgs/CompressedImage"
@@ -315,48 +315,51 @@ def _extract_bag(
         counts.setdefault(t, TopicCounts())
         (out / topic_folder(t)).mkdir(exist_ok=True)
     rows: list[dict[str, str]] = []
-    pending: deque[tuple[str, Future]] = deque()
     total = sum(bag.topics[t][1] for t in topics)
     bar = tqdm(total=total, desc=bag.path.name, unit="frame", disable=a.no_progress or None, leave=False)
 
-    def finish(topic: str, fut: Future) -> None:
-        c = counts[topic]
-        try:
-            rows.append(fut.result())
-            c.written += 1
-        except ImageError as err:
-            c.failed += 1
-            if err.message not in c.errors:
-                c.errors.add(err.message)
-                print(f"extract_images: warning: {bag.path}: {topic}: {err.message}; such frames are skipped", flush=True)
+    def jobs() -> Iterator[Job]:
+        """The frames to convert; frames left out, or kept from an earlier run, are counted here."""
+        for frame in bag.frames(topics):
+            bar.update()
+            c = counts[frame.topic]
+            c.read += 1
+            if not samplers[frame.topic].keep(frame.time - bag.start):
+                c.sampled_out += 1
+                continue
+            sec, nsec = cdr_header_stamp(frame.raw) if frame.cdr else ros1_header_stamp(frame.raw)
+            if sec == 0 and nsec == 0:  # no stamp in the header: the bag's receive time stands in
+                sec, nsec = int(frame.time), int(round((frame.time % 1) * 1e9)) % 1_000_000_000
+            folder = topic_folder(frame.topic)
+            rel = f"{folder}/{names.take(folder, stamp_name(sec, nsec))}{ext}"
+            row = {"file": rel, "bag": str(bag.path), "topic": frame.topic, "stamp": f"{sec}.{nsec:09d}"}
+            target = out / rel
+            if target.exists() and not a.overwrite:
+                c.existing += 1
+                old = old_rows.get(rel)
+                if old is None:
+                    width, height = image_size(target)
+                    old = {**row, "encoding": "", "width": str(width), "height": str(height)}
+                rows.append(old)
+                continue
+            yield Job(frame, target, row)
 
-    for frame in bag.frames(topics):
-        bar.update()
-        c = counts[frame.topic]
-        c.read += 1
-        if not samplers[frame.topic].keep(frame.time - bag.start):
-            c.sampled_out += 1
-            continue
-        sec, nsec = cdr_header_stamp(frame.raw) if frame.cdr else ros1_header_stamp(frame.raw)
-        if sec == 0 and nsec == 0:  # no stamp in the header: the bag's receive time stands in
-            sec, nsec = int(frame.time), int(round((frame.time % 1) * 1e9)) % 1_000_000_000
-        folder = topic_folder(frame.topic)
-        rel = f"{folder}/{names.take(folder, stamp_name(sec, nsec))}{ext}"
-        row = {"file": rel, "bag": str(bag.path), "topic": frame.topic, "stamp": f"{sec}.{nsec:09d}"}
-        target = out / rel
-        if target.exists() and not a.overwrite:
-            c.existing += 1
-            old = old_rows.get(rel)
-            if old is None:
-                width, height = image_size(target)
-                old = {**row, "encoding": "", "width": str(width), "height": str(height)}
-            rows.append(old)
-            continue
-        pending.append((frame.topic, pool.submit(convert_and_write, Job(frame, target, row), a.quality, a.overwrite)))
-        while len(pending) > 2 * a.jobs + 2:
-            finish(*pending.popleft())
-    while pending:
-        finish(*pending.popleft())
+    def convert(job: Job) -> dict[str, str]:
+        return convert_and_write(job, a.quality, a.overwrite)
+
+    for job, result in ordered_map(pool, convert, jobs(), 2 * a.jobs + 2, ImageError):
+        c = counts[job.frame.topic]
+        if isinstance(result, ImageError):
+            c.failed += 1
+            if result.message not in c.errors:
+                c.errors.add(result.message)
+                print(
+                    f"extract_images: warning: {bag.path}: {job.frame.topic}: {result.message}; such frames are skipped",
+                    flush=True,
+                )
+        else:
+            rows.append(result)
+            c.written += 1
     bar.close()
     return rows
 
