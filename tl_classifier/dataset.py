@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -145,20 +145,21 @@ def read_voc_file(xml_path: Path, data_dir: Path, problems: Problems) -> Example
     return Example(image, boxes, xml_path, key=f"{data_dir.name}/{filename}")
 
 
-def read_voc(data_dirs: Sequence[Path], annotations_dir: str, problems: Problems) -> list[Example]:
-    """Every labelImg annotation of ``data_dirs`` (the tutorial's ``--data_dir=a,b,c``).
+def iter_voc(data_dirs: Sequence[Path], annotations_dir: str, problems: Problems) -> Iterator[Example]:
+    """Every labelImg annotation of ``data_dirs`` (the tutorial's ``--data_dir=a,b,c``), one at a time.
 
-    :raises DatasetError: if a folder does not exist or holds no XML.
+    :raises DatasetError: if a folder does not exist or holds no XML (checked for all folders first).
     """
-    examples = []
+    listed = []
     for d in data_dirs:
         if not d.is_dir():
             raise DatasetError("no such folder (expected images with labelImg XML)", d)
         files = _voc_files(d, annotations_dir)
         if not files:
             raise DatasetError(f"holds no labelImg XML (looked in {d / annotations_dir} and beside the images)", d)
-        examples += [e for e in (read_voc_file(f, d, problems) for f in files) if e is not None]
-    return examples
+        listed.append((d, files))
+    return (e for d, files in listed for e in (read_voc_file(f, d, problems) for f in files) if e is not None)
+
 
 
 # --- YAML: the Bosch dataset's layout and the sloth-style one -------------------

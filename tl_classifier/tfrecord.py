@@ -18,7 +18,7 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +30,9 @@ from tl_classifier.dataset import (
     Example,
     Problems,
     check_boxes,
+    iter_voc,
     parse_label_mapping,
     parse_split,
-    read_voc,
     read_yaml,
     split_examples,
     summarize,
@@ -176,11 +176,21 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _read_examples(a: argparse.Namespace, problems: Problems) -> list[Example]:
+def _iter_examples(a: argparse.Namespace, problems: Problems) -> Iterator[Example]:
+    """The examples of ``--data_dir``, with ``--label_mapping`` applied; XML is read as it is needed."""
     dirs = [Path(d) for d in a.data_dir.split(",") if d.strip()]
     if len(dirs) == 1 and dirs[0].suffix.lower() in (".yaml", ".yml"):
-        return read_yaml(dirs[0], problems)
-    return read_voc(dirs, a.annotations_dir, problems)
+        examples: Iterable[Example] = read_yaml(dirs[0], problems)
+    else:
+        examples = iter_voc(dirs, a.annotations_dir, problems)
+    mapping = parse_label_mapping(a.label_mapping)
+    for e in examples:
+        mapped = [(b, mapping(b.label)) for b in e.boxes]
+        for b, m in mapped:
+            if m is None:
+                problems.skip("unmapped_label", e.source, f"label {b.label!r} maps to no state")
+        e.boxes = [type(b)(m, b.xmin, b.ymin, b.xmax, b.ymax) for b, m in mapped if m is not None]
+        yield e
 
 
 def _label_map(path: Path, labels: Counter[str]) -> tuple[LabelMap, bool]:
@@ -216,19 +226,19 @@ def _create(argv: list[str]) -> int:
     existing = [p for p in finals if p.exists()]
     if existing and not a.overwrite:
         raise OutputExistsError("exists already (pass --overwrite to replace it)", existing[0])
-    mapping = parse_label_mapping(a.label_mapping)
+    parse_label_mapping(a.label_mapping)  # a bad mapping is said before any work
     quiet = a.no_progress or None
 
-    examples = _read_examples(a, problems)
-    for e in examples:
-        mapped = [(b, mapping(b.label)) for b in e.boxes]
-        for b, m in mapped:
-            if m is None:
-                problems.skip("unmapped_label", e.source, f"label {b.label!r} maps to no state")
-        e.boxes = [type(b)(m, b.xmin, b.ymin, b.xmax, b.ymax) for b, m in mapped if m is not None]
-    label_map, new_map = _label_map(Path(a.label_map_path), Counter(b.label for e in examples for b in e.boxes))
+    groups: dict[str | None, Iterable[Example]]
+    if fractions is None and Path(a.label_map_path).exists():
+        # nothing needs every annotation first: they are read as the images are, overlapping with them
+        label_map, new_map = load_label_map(a.label_map_path), False
+        groups = {None: _iter_examples(a, problems)}
+    else:  # a split, or a label map made from the labels found, needs all the annotations first
+        examples = list(_iter_examples(a, problems))
+        label_map, new_map = _label_map(Path(a.label_map_path), Counter(b.label for e in examples for b in e.boxes))
+        groups = split_examples(examples, fractions, a.seed) if fractions else {None: examples}
     ids = {name: i for i, name in label_map.names.items()}
-    groups = split_examples(examples, fractions, a.seed) if fractions else {None: examples}
 
     # one pass: images read (PNG re-encoded) ahead on the pool; boxes checked against each
     # image's real size; records written in order
@@ -241,7 +251,8 @@ def _create(argv: list[str]) -> int:
             writers = [tf.io.TFRecordWriter(str(stack.enter_context(atomic_output(p, a.overwrite)))) for p in paths]
             written: list[Example] = []
             converted = size = 0
-            for e, enc in tqdm(ordered_map(pool, read, group, 4 * a.jobs, UnreadableImage), total=len(group),
+            total = len(group) if isinstance(group, list) else None
+            for e, enc in tqdm(ordered_map(pool, read, group, 4 * a.jobs, UnreadableImage), total=total,
                                desc=f"writing {outputs[split].name}", unit="img", disable=quiet, leave=False):  # fmt: skip
                 if isinstance(enc, UnreadableImage):
                     problems.skip(enc.kind, e.source, f"{enc} ({e.image})")
