@@ -161,7 +161,6 @@ def iter_voc(data_dirs: Sequence[Path], annotations_dir: str, problems: Problems
     return (e for d, files in listed for e in (read_voc_file(f, d, problems) for f in files) if e is not None)
 
 
-
 # --- YAML: the Bosch dataset's layout and the sloth-style one -------------------
 
 
