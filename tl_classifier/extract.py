@@ -10,7 +10,6 @@ import csv
 import os
 import re
 import struct
-import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,14 +131,8 @@ def write_image(path: Path, rgb: np.ndarray, quality: int = 95, overwrite: bool 
     ok, buf = cv2.imencode(path.suffix, bgr, params)
     if not ok:
         raise ImageError(f"cannot encode {rgb.shape} image as {path.suffix}", path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(buf.data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path, overwrite=True) as tmp, tmp.open("wb") as f:
+        f.write(buf.data)
     return True
 
 
