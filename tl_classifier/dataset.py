@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tl_classifier.errors import TLClassifierError
+from tl_classifier.errors import TLClassifierError, first_line
 from tl_classifier.states import State, state_from_label
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -178,8 +178,7 @@ def read_yaml(yaml_path: Path, problems: Problems) -> list[Example]:
     try:
         entries = yaml.safe_load(yaml_path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as err:
-        first = str(err).strip().splitlines()[0]
-        raise DatasetError(f"is not safe, plain YAML ({first})", yaml_path) from err
+        raise DatasetError(f"is not safe, plain YAML ({first_line(err)})", yaml_path) from err
     if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
         raise DatasetError(
             "is not a list of images (expected '- boxes: ... path: ...' or '- annotations: ... filename: ...')", yaml_path

@@ -24,6 +24,12 @@ class TLClassifierError(Exception):
         super().__init__(f"{self.path}: {message}" if self.path else message)
 
 
+def first_line(err: BaseException) -> str:
+    """The first line of an exception's text (its type's name when it has none), for one-line messages."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
 class ModelError(TLClassifierError):
     """A model file is missing, corrupt, or not a detection model."""
 

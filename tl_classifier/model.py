@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from tl_classifier.detection import Detection, FrameResult, decide_state
-from tl_classifier.errors import ImageError, ModelError
+from tl_classifier.errors import ImageError, ModelError, first_line
 from tl_classifier.files import require_file
 from tl_classifier.label_map import LabelMap, load_label_map
 from tl_classifier.tf_setup import import_tensorflow
@@ -166,9 +166,8 @@ def _load_frozen(p: Path, tf: Any) -> Callable[[Any], Any]:
             fetches=[wrapped.graph.get_tensor_by_name(f"{n}:0") for n in OUTPUT_NAMES],
         )
     except (ValueError, TypeError, tf.errors.OpError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ModelError(
-            f"cannot be loaded by TensorFlow {tf.__version__} ({first}); "
+            f"cannot be loaded by TensorFlow {tf.__version__} ({first_line(err)}); "
             "re-export it with this package's exporter or a newer Object Detection API",
             p,
         ) from err
@@ -179,8 +178,7 @@ def _load_saved_model(path: Path, tf: Any) -> Callable[[Any], Any]:
     try:
         loaded = tf.saved_model.load(str(path))
     except Exception as err:  # TF raises many types here (OSError, ValueError, RuntimeError, OpError)
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ModelError(f"is not a SavedModel that TensorFlow {tf.__version__} can load ({first})", path) from err
+        raise ModelError(f"is not a SavedModel that TensorFlow {tf.__version__} can load ({first_line(err)})", path) from err
     signatures = getattr(loaded, "signatures", {})
     if "serving_default" not in signatures:
         have = ", ".join(signatures) or "none"

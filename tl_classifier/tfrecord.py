@@ -37,7 +37,7 @@ from tl_classifier.dataset import (
     split_examples,
     summarize,
 )
-from tl_classifier.errors import OutputExistsError
+from tl_classifier.errors import OutputExistsError, first_line
 from tl_classifier.label_map import LabelMap, load_label_map, write_label_map
 from tl_classifier.parallel import ordered_map
 
@@ -344,8 +344,7 @@ def read_record(paths: Sequence[Path]) -> Iterator[dict[str, Any]]:
                 for k, v in ex.items()
             }
     except tf.errors.OpError as err:
-        first = str(err).strip().splitlines()[0]
-        raise DatasetError(f"is not a TFRecord of Object Detection API examples ({first})", paths[0]) from err
+        raise DatasetError(f"is not a TFRecord of Object Detection API examples ({first_line(err)})", paths[0]) from err
 
 
 def record_files(path: Path) -> list[Path]:
