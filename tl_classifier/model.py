@@ -84,12 +84,25 @@ class DetectionModel:
             (:attr:`score_threshold`).
         :raises ImageError: if ``rgb`` is not a uint8 H x W x 3 array.
         """
-        if score_threshold is None:
-            score_threshold = self.score_threshold
         start = time.perf_counter()
         boxes, scores, classes = self.raw(rgb)
         elapsed = time.perf_counter() - start
-        h, w = rgb.shape[:2]
+        return self.result(boxes, scores, classes, rgb.shape[1], rgb.shape[0], score_threshold, elapsed)
+
+    def result(
+        self, boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, width: int, height: int,
+        score_threshold: float | None = None, inference_time: float = 0.0,
+    ) -> FrameResult:  # fmt: skip
+        """Turn the :meth:`raw` outputs for a ``width`` x ``height`` frame into a :class:`FrameResult`.
+
+        This is the one place where the node (through :meth:`detect`) and
+        ``evaluate`` turn model outputs into detections in pixels and a frame
+        state (:func:`tl_classifier.detection.decide_state`).
+
+        :param score_threshold: detections below it are dropped; ``None``: the model's own.
+        """
+        if score_threshold is None:
+            score_threshold = self.score_threshold
         dets = []
         for box, score, cls in zip(boxes, scores, classes, strict=True):
             if score < score_threshold:
@@ -101,15 +114,15 @@ class DetectionModel:
                     label=self.label_map.name(int(cls)),
                     class_id=int(cls),
                     score=float(score),
-                    xmin=int(round(xmin * w)),
-                    ymin=int(round(ymin * h)),
-                    xmax=int(round(xmax * w)),
-                    ymax=int(round(ymax * h)),
+                    xmin=int(round(xmin * width)),
+                    ymin=int(round(ymin * height)),
+                    xmax=int(round(xmax * width)),
+                    ymax=int(round(ymax * height)),
                 )
             )
         dets.sort(key=lambda d: -d.score)
         state, confidence = decide_state(dets, score_threshold)
-        return FrameResult(state, confidence, tuple(dets), elapsed)
+        return FrameResult(state, confidence, tuple(dets), inference_time)
 
     def warm_up(self, width: int = 800, height: int = 600, runs: int = 2) -> float:
         """Run the model on black frames so the first real frame is not slow; return the last run's time."""
