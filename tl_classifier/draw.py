@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
-from tl_classifier.detection import FrameResult
+from tl_classifier.dataset import Box
+from tl_classifier.detection import Detection, FrameResult
 from tl_classifier.states import State
 
 #: Drawing colour of each state, in RGB.
@@ -18,27 +21,39 @@ STATE_RGB = {
 }
 
 
+def _scale(rgb: np.ndarray) -> tuple[float, int]:
+    scale = max(rgb.shape[0] / 600.0, 0.5)
+    return scale, max(int(round(2 * scale)), 1)
+
+
+def draw_detections(out: np.ndarray, detections: Sequence[Detection]) -> None:
+    """Draw each detection's box, label and score onto ``out`` (RGB, in place), in its state's colour."""
+    scale, thick = _scale(out)
+    for d in detections:
+        colour = STATE_RGB[d.state]
+        cv2.rectangle(out, (d.xmin, d.ymin), (d.xmax, d.ymax), colour, thick)
+        cv2.putText(out, f"{d.label} {d.score:.2f}", (d.xmin, max(d.ymin - 4, 12)), cv2.FONT_HERSHEY_SIMPLEX,
+                    0.45 * scale, colour, thick, cv2.LINE_AA)  # fmt: skip
+
+
+def draw_true_boxes(out: np.ndarray, boxes: Sequence[Box]) -> None:
+    """Draw labelled (true) boxes onto ``out`` (RGB, in place): white, with their label below the box."""
+    scale, thick = _scale(out)
+    for b in boxes:
+        x0, y0, x1, y1 = (int(round(v)) for v in (b.xmin, b.ymin, b.xmax, b.ymax))
+        cv2.rectangle(out, (x0 - thick, y0 - thick), (x1 + thick, y1 + thick), (255, 255, 255), max(thick // 2, 1))
+        cv2.putText(out, f"true {b.label}", (x0, min(y1 + int(16 * scale), out.shape[0] - 2)), cv2.FONT_HERSHEY_SIMPLEX,
+                    0.45 * scale, (255, 255, 255), max(thick // 2, 1), cv2.LINE_AA)  # fmt: skip
+
+
 def draw_result(rgb: np.ndarray, result: FrameResult, published: State | None = None) -> np.ndarray:
     """Return a copy of ``rgb`` with every detection's box, label and score, and the state, drawn on it.
 
     :param published: the filtered state, shown beside this frame's own state.
     """
     out = np.ascontiguousarray(rgb).copy()
-    scale = max(out.shape[0] / 600.0, 0.5)
-    thick = max(int(round(2 * scale)), 1)
-    for d in result.detections:
-        colour = STATE_RGB[d.state]
-        cv2.rectangle(out, (d.xmin, d.ymin), (d.xmax, d.ymax), colour, thick)
-        cv2.putText(
-            out,
-            f"{d.label} {d.score:.2f}",
-            (d.xmin, max(d.ymin - 4, 12)),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            0.45 * scale,
-            colour,
-            thick,
-            cv2.LINE_AA,
-        )
+    scale, thick = _scale(out)
+    draw_detections(out, result.detections)
     text = f"frame: {result.state.name} {result.confidence:.2f}"
     if published is not None:
         text = f"state: {published.name}   {text}"

@@ -26,6 +26,7 @@ from typing import Any
 
 from tl_classifier.cli import run_main
 from tl_classifier.dataset import (
+    Box,
     DatasetError,
     Example,
     Problems,
@@ -269,6 +270,7 @@ def _create(argv: list[str]) -> int:
             summary.update(
                 {
                     "record": [p.name for p in paths],
+                    "data_dir": [d for d in a.data_dir.split(",") if d.strip()],
                     "split": split,
                     "label_map": {str(k): v for k, v in label_map.names.items()},
                     "converted_to_jpeg": converted,
@@ -347,6 +349,26 @@ def read_record(paths: Sequence[Path]) -> Iterator[dict[str, Any]]:
         raise DatasetError(f"is not a TFRecord of Object Detection API examples ({first_line(err)})", paths[0]) from err
 
 
+def record_boxes(rec: dict[str, Any], label_map: LabelMap | None = None) -> list[Box]:
+    """The boxes of one example from :func:`read_record`, in pixels.
+
+    Labels are the example's ``image/object/class/text``; where a record has
+    only class ids, they are named by ``label_map``.
+
+    :raises DatasetError: if the record names no label and no label map is given.
+    """
+    w, h = int(rec["image/width"]), int(rec["image/height"])
+    ids = rec["image/object/class/label"]
+    labels = [t.decode() for t in rec["image/object/class/text"]]
+    if len(labels) != len(rec["image/object/bbox/xmin"]):
+        if label_map is None or len(ids) != len(rec["image/object/bbox/xmin"]):
+            raise DatasetError("an example has boxes without class text (pass --label_map to name its class ids)",
+                               rec["image/source_id"].decode())  # fmt: skip
+        labels = [label_map.name(int(i)) for i in ids]
+    coords = (rec[f"image/object/bbox/{k}"] for k in ("xmin", "xmax", "ymin", "ymax"))
+    return [Box(lbl, x0 * w, y0 * h, x1 * w, y1 * h) for lbl, x0, x1, y0, y1 in zip(labels, *coords, strict=True)]
+
+
 def record_files(path: Path) -> list[Path]:
     """A record and its shards: ``out.record`` or every ``out.record-?????-of-?????``."""
     if path.is_file():
@@ -369,32 +391,18 @@ def _inspect(argv: list[str]) -> int:
     import cv2
     import numpy as np
 
-    from tl_classifier.dataset import Box
-    from tl_classifier.detection import Detection, FrameResult
-    from tl_classifier.draw import draw_result
-    from tl_classifier.states import state_from_label
+    from tl_classifier.draw import draw_true_boxes
 
     files = record_files(Path(a.record))
     examples, drawn = [], []
     for i, rec in enumerate(read_record(files)):
         w, h = int(rec["image/width"]), int(rec["image/height"])
-        labels = [t.decode() for t in rec["image/object/class/text"]]
-        boxes = [
-            Box(lbl, x0 * w, y0 * h, x1 * w, y1 * h)
-            for lbl, x0, x1, y0, y1 in zip(
-                labels, *(rec[f"image/object/bbox/{k}"] for k in ("xmin", "xmax", "ymin", "ymax")), strict=True
-            )
-        ]
+        boxes = record_boxes(rec)
         examples.append(Example(Path(rec["image/filename"].decode()), boxes, files[0], w, h))
         if i < a.draw:
             bgr = cv2.imdecode(np.frombuffer(rec["image/encoded"], np.uint8), cv2.IMREAD_COLOR)
-            dets = tuple(
-                Detection(state_from_label(b.label), b.label, 0, 1.0, int(b.xmin), int(b.ymin), int(b.xmax), int(b.ymax))
-                for b in boxes
-            )
-            picture = draw_result(
-                cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), FrameResult(state_from_label(labels[0]) if labels else 0, 1.0, dets)
-            )
+            picture = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            draw_true_boxes(picture, boxes)
             out = Path(a.out) / f"{Path(a.record).name}_{i:03d}.png"
             out.parent.mkdir(parents=True, exist_ok=True)
             cv2.imwrite(str(out), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR))
