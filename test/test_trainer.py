@@ -107,6 +107,9 @@ def test_builtin_training_end_to_end(tiny_records: Path, tmp_path: Path):
     assert boxes.shape[1:] == (4,) and len(scores) <= 20 and ((classes >= 1) & (classes <= top)).all()
     info = json.loads((tmp_path / "model/model.json").read_text())
     assert 0.1 <= info["score_threshold"] <= 0.7 and "val_state_accuracy" in info
+    trained_on = info["training"]  # what it was trained on, from create_tf_record's summaries
+    assert trained_on["train_records"]["train.record"]["images"] == 8 and trained_on["epochs"] == 2
+    assert trained_on["val_records"]["val.record"]["data_dir"] == [str(tiny_records / "val")]
     assert (tmp_path / "work/loss.png").stat().st_size > 1000
     again = builtin(tiny_records, tmp_path)  # an existing export is kept
     assert again.returncode == 1 and "--overwrite" in again.stderr
@@ -126,18 +129,3 @@ def test_missing_record_and_offline_pretrained(tiny_records: Path, tmp_path: Pat
     assert done.returncode == 1 and done.stderr.count("\n") == 1 and "/nope.record" in done.stderr
     done = builtin(tiny_records, tmp_path, "--pretrained=/no/weights.h5")
     assert done.returncode == 1 and "/no/weights.h5" in done.stderr.splitlines()[-1]
-
-
-def test_evaluate_model_on_the_real_sim_frames(realdata: Path, tmp_path: Path):
-    import json
-
-    from tl_classifier.evaluate import main as evaluate
-
-    r = realdata / "ros-racers/tl_classification"
-    args = ["--model", str(ROOT / "models/colour_baseline"), "--set", f"sim={r / 'test_images_sim'},{r / 'data/images_sim_val'}",
-            "--timing_runs", "2", "--out", str(tmp_path)]  # fmt: skip
-    assert evaluate(args) == 0
-    res = json.loads((tmp_path / "results.json").read_text())
-    assert res["sets"]["sim"]["frames"] == 35 + 15 and res["sets"]["sim"]["accuracy"] == 1.0
-    assert (tmp_path / "confusion_sim.png").stat().st_size > 1000
-    assert res["timing"]["frame"] == "1368x1096" and res["timing"]["median_ms"] > 0

@@ -1,0 +1,138 @@
+"""``evaluate`` on the real frames: every file of the report, metrics that follow from the data, bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import cv2
+import pytest
+from realdata import REALDATA, ROS_RACERS, read_rgb
+
+from tl_classifier.dataset import Problems, iter_voc
+from tl_classifier.evaluate import load_frames, run_models
+from tl_classifier.evaluate import main as evaluate
+from tl_classifier.model import load_model
+from tl_classifier.tfrecord import create_tf_record
+
+ROOT = Path(__file__).resolve().parent.parent
+SIM_VAL = ROS_RACERS / "data/images_sim_val"
+SIM_YAML = REALDATA / "alexvogel/data_raw/sim_training_data/sim_data_annotations.yaml"
+
+
+@pytest.fixture(scope="module")
+def report(realdata: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """Two models on four sets of real frames, one of each kind: XML folder, state folders, TFRecord, YAML."""
+    tmp = tmp_path_factory.mktemp("evaluate")
+    record = tmp / "car_val.record"
+    assert create_tf_record([f"--data_dir={ROS_RACERS / 'data/images_real_val'}", f"--output_path={record}",
+                             f"--label_map_path={ROS_RACERS / 'data/label_map.pbtxt'}", "--no_progress"]) == 0  # fmt: skip
+    out = tmp / "report"
+    args = [
+        "--model", str(ROOT / "models/default"), "--model", f"baseline={ROOT / 'models/colour_baseline'}",
+        "--data", f"sim_val={SIM_VAL}", "--data", f"sim_test={ROS_RACERS / 'test_images_sim'}",
+        "--data", f"car_val={record}", "--data", f"sim_yaml={SIM_YAML}", "--out", str(out), "--no_progress",
+    ]  # fmt: skip
+    assert evaluate(args) == 0
+    return out, json.loads((out / "metrics.json").read_text())
+
+
+def test_every_file_of_the_report(report):
+    out, _ = report
+    text = (out / "report.md").read_text()
+    linked = set(re.findall(r"!\[[^]]*\]\(([^)]+)\)", text))
+    written = {p.name for p in out.iterdir()} - {"report.md", "metrics.json"}
+    assert linked == written, "every figure is linked from report.md, and every link has its figure"
+    models, sets = ("default", "baseline"), ("sim_val", "sim_test", "car_val", "sim_yaml")
+    assert {f"confusion_{mo}_{s}.png" for mo in models for s in sets} <= written
+    assert {"pr_sim_val.png", "pr_car_val.png", "pr_sim_yaml.png"} <= written and "pr_sim_test.png" not in written
+    assert "mistakes_baseline_car_val.png" in written  # the colour baseline gets car frames wrong
+    for name in written:
+        picture = cv2.imread(str(out / name))
+        assert picture is not None and picture.shape[0] > 250 and picture.std() > 10, name
+    for heading in ("## Summary", "## Data", "## States", "## Boxes: sim_val", "## Speed", "## Worst mistakes"):
+        assert heading in text
+    assert "RED read as GREEN" in text and "| default | sim_test | 35/35 = 100.0 %" in text
+
+
+def test_the_numbers_follow_from_the_data(report):
+    _, m = report
+    sets = {s["name"]: s for s in m["sets"]}
+    assert [sets[s]["frames"] for s in ("sim_val", "sim_test", "car_val", "sim_yaml")] == [15, 35, 32, 3]
+    assert sets["sim_test"]["truth"] == {"RED": 10, "YELLOW": 10, "GREEN": 10, "OFF": 0, "UNKNOWN": 5}
+    assert sets["sim_test"]["frames_with_boxes"] == 0 and sets["sim_yaml"]["skipped"] == {"missing_image": 274}
+    true_boxes = sum(len(e.boxes) for e in iter_voc([SIM_VAL], "labels", Problems()))
+    assert sets["sim_val"]["true_boxes"] == true_boxes
+    for model in ("default", "baseline"):
+        for name, s in sets.items():
+            r = m["results"][model][name]
+            assert sum(map(sum, r["state"]["confusion"])) == s["frames"] == r["speed"]["frames"]
+            assert r["speed"]["median_ms"] > 0
+            if s["frames_with_boxes"]:
+                any_light = r["detection"]["any_light"]
+                assert any_light["true_boxes"] == s["true_boxes"] and any_light["tp"] + any_light["missed"] == s["true_boxes"]
+                for v in r["detection"]["per_class"].values():
+                    assert v["tp"] + v["missed"] == v["true_boxes"]
+            else:
+                assert r["detection"] is None
+    default = m["results"]["default"]
+    assert default["sim_test"]["state"]["accuracy"] == 1.0 and default["car_val"]["state"]["accuracy"] >= 0.9
+    assert default["sim_val"]["detection"]["map"] > 0.9 and default["sim_val"]["detection"]["any_light"]["ap"] > 0.9
+    # the colour baseline boxes the lit lamp, not the whole light: its states are right in the simulator, its boxes are not
+    assert m["results"]["baseline"]["sim_val"]["state"]["accuracy"] == 1.0
+    assert m["results"]["baseline"]["sim_val"]["detection"]["map"] < 0.1
+    assert m["results"]["baseline"]["car_val"]["mistakes"][0]["truth"] == "RED"  # RED errors are shown first
+    assert m["models"][0]["score_threshold"] == json.loads((ROOT / "models/default/model.json").read_text())["score_threshold"]
+
+
+def test_the_state_is_decided_by_the_nodes_own_code(realdata: Path):
+    """evaluate's frame state is exactly what the node gets from DetectionModel.detect, for every frame."""
+    model = load_model(ROOT / "models/default")
+    frames = load_frames(ROS_RACERS / "test_images_real", Problems())[::3]
+
+    class Bar:
+        def update(self, n: int) -> None:
+            pass
+
+    evals = run_models({"m": model}, {"m": model.score_threshold}, frames, Problems(), Bar())["m"]
+    assert len(evals) == len(frames) > 10
+    for e in evals:
+        node = model.detect(read_rgb(e.frame.image))
+        assert (e.result.state, e.result.confidence) == (node.state, node.confidence)
+        assert e.result.detections == node.detections
+    source = (ROOT / "tl_classifier/evaluate.py").read_text()
+    assert "decide_state(" not in source and "model.result(" in source
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(ROOT / "scripts/evaluate"), *args, "--no_progress"], capture_output=True, text=True)
+
+
+def test_a_model_or_data_it_cannot_read(tmp_path: Path, realdata: Path):
+    html = next((REALDATA / "negative/sunshine2050-html-as-pb").rglob("*.pb"))
+    done = _run("--model", str(html), "--label_map", str(ROOT / "models/default/label_map.pbtxt"),
+                "--data", str(SIM_VAL), "--out", str(tmp_path / "a"))  # fmt: skip
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and str(html) in done.stderr
+    assert "HTML" in done.stderr and not (tmp_path / "a").exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    done = _run("--model", str(ROOT / "models/colour_baseline"), "--data", str(empty), "--out", str(tmp_path / "b"))
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and str(empty) in done.stderr
+    assert "neither labelImg XML nor state subfolders" in done.stderr and not (tmp_path / "b").exists()
+    text = tmp_path / "notes.record"
+    text.write_text("not a record\n")
+    done = _run("--model", str(ROOT / "models/colour_baseline"), "--data", str(text), "--out", str(tmp_path / "c"))
+    assert done.returncode == 1 and str(text) in done.stderr and "not a TFRecord" in done.stderr
+
+
+def test_an_existing_report_is_kept(tmp_path: Path, realdata: Path):
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "report.md").write_text("mine\n")
+    done = _run("--model", str(ROOT / "models/colour_baseline"), "--data", str(SIM_VAL), "--out", str(out))
+    assert done.returncode == 1 and "--overwrite" in done.stderr and (out / "report.md").read_text() == "mine\n"
+    done = _run("--model", str(ROOT / "models/colour_baseline"), "--model", str(ROOT / "models/colour_baseline"),
+                "--data", str(SIM_VAL), "--out", str(tmp_path / "s"))  # fmt: skip
+    assert done.returncode == 1 and "two models are named 'colour_baseline'" in done.stderr
