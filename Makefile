@@ -23,7 +23,7 @@ APT_PACKAGES := ros-core-dev catkin python3-catkin-pkg python3-rospy python3-ros
   python3-roslaunch python3-cv-bridge python3-sensor-msgs python3-std-msgs python3-diagnostic-msgs \
   python3-diagnostic-updater rosbash ros-image-view python3-venv python3-yaml cmake g++ make
 
-.PHONY: build demo test lint unit rostest clean distclean default-model FORCE
+.PHONY: build demo test lint unit rostest clean distclean default-model default-model-data report FORCE
 
 # --- 1. Debian packages: ROS 1 (Noetic-era 1.15/1.16) --------------------------
 $(STAMPS)/apt: Makefile
@@ -95,10 +95,13 @@ distclean:
 FORCE:
 
 # --- the default model (models/default): how it was made; about 30 minutes on 2 CPU cores ------
-REALDATA ?= $(ROOT)/../shared/realdata
+REALDATA ?= ../shared/realdata
 RACERS := $(REALDATA)/ros-racers/tl_classification
 TD := $(WS)/default_model
-default-model: $(STAMPS)/build
+TRAIN_SETTINGS := --input_size 384x288 --epochs 40 --steps_per_epoch 60 --batch_size 8 --learning_rate 2e-3 --seed 0
+
+# The training and validation records (and their summaries, .record.json), from the real data and synthetic frames.
+default-model-data: $(STAMPS)/build
 	rm -rf $(TD) && mkdir -p $(TD)
 	cp $(REALDATA)/labelmaps/alex-lechner/data/udacity_label_map.pbtxt $(TD)/label_map.pbtxt
 	./env.sh rosrun tl_classifier synthesize $(TD)/synth_sim --count 240 --lights 3 --voc --states red,yellow,green,off,unknown
@@ -110,14 +113,20 @@ default-model: $(STAMPS)/build
 	for y in real_training_data/real_data_annotations.yaml sim_training_data/sim_data_annotations.yaml; do \
 	  ./env.sh rosrun tl_classifier create_tf_record --label_map_path=$(TD)/label_map.pbtxt --label_mapping=states \
 	    --output_path=$(TD)/$$(basename $$y .yaml).record --data_dir=$(REALDATA)/alexvogel/data_raw/$$y; done
+
+default-model: default-model-data
 	./env.sh rosrun tl_classifier train builtin --train_record $(TD)/train.record $(TD)/real_data_annotations.record \
 	  $(TD)/sim_data_annotations.record --val_record $(TD)/val.record --label_map $(TD)/label_map.pbtxt \
-	  --model_dir $(TD)/work --export_dir models/default --input_size 384x288 --epochs 40 --steps_per_epoch 60 \
-	  --batch_size 8 --learning_rate 2e-3 --seed 0 --overwrite
+	  --model_dir $(TD)/work --export_dir models/default $(TRAIN_SETTINGS) --overwrite
 	cp $(TD)/work/loss.png models/default/loss.png
-	./env.sh rosrun tl_classifier evaluate_model --model models/default --out models/default/eval \
-	  --set sim=$(RACERS)/test_images_sim,$(RACERS)/data/images_sim_val --set car=$(RACERS)/test_images_real,$(RACERS)/data/images_real_val \
-	  --set sim_test=$(RACERS)/test_images_sim --set sim_val=$(RACERS)/data/images_sim_val \
-	  --set car_test=$(RACERS)/test_images_real --set car_val=$(RACERS)/data/images_real_val \
-	  --set car_1368x1096=$(REALDATA)/alexvogel/data_raw/real_training_data \
-	  --timing_frame $(REALDATA)/alexvogel/data_raw/real_training_data/red/left0146.jpg --timing_runs 50
+	$(MAKE) report
+
+# --- the project's written report (docs/REPORT.md), from the current models -----------------
+# Every model on the real _val and test_images_* sets and the car's 1368x1096 frames (6 of the 12 were in training).
+REPORT_DATA := --data sim_val=$(RACERS)/data/images_sim_val --data sim_test=$(RACERS)/test_images_sim \
+  --data car_val=$(RACERS)/data/images_real_val --data car_test=$(RACERS)/test_images_real \
+  --data car_1368x1096=$(REALDATA)/alexvogel/data_raw/real_training_data
+report: $(STAMPS)/build
+	./env.sh rosrun tl_classifier evaluate --model models/default --model models/colour_baseline $(REPORT_DATA) \
+	  --out docs/report --overwrite
+	./env.sh python docs/build_report.py --metrics docs/report/metrics.json --out docs/REPORT.md

@@ -177,14 +177,41 @@ def _builtin(a: argparse.Namespace) -> int:
                         callbacks=callbacks, verbose=1 if not a.no_progress else 2)  # fmt: skip
     loss_curve(history.history, work / "loss.png")
     out = export_detector(detector_fn(model, spec), a.export_dir, label_map, trackable=model, overwrite=a.overwrite)
-    info = {"architecture": "CenterNet-style, MobileNetV2 backbone", "input_size": f"{width}x{height}", "score_threshold": 0.5}
+    info: dict = {
+        "architecture": "CenterNet-style, MobileNetV2 backbone",
+        "input_size": f"{width}x{height}",
+        "score_threshold": 0.5,
+    }
     if a.val_record:
         threshold, accuracy = choose_threshold(out, a.val_record)
         info.update(score_threshold=threshold, val_state_accuracy=round(accuracy, 4))
+    info["training"] = training_description(a)
     with atomic_output(out / "model.json", overwrite=True) as tmp:
         tmp.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     print(f"{out}: frozen_inference_graph.pb, saved_model/, label_map.pbtxt, model.json {info}; logs: {work / 'logs'}")
     return 0
+
+
+def training_description(a: argparse.Namespace) -> dict:
+    """What a built-in model was trained on and how, for its ``model.json``.
+
+    Each record is described by the summary ``create_tf_record`` wrote beside
+    it (images, boxes per label, sizes), or else by its number of examples.
+    """
+    from tl_classifier.tfrecord import summary_path
+
+    def describe(record: str) -> dict:
+        summary = summary_path(Path(record))
+        if summary.is_file():
+            return {k: v for k, v in json.loads(summary.read_text(encoding="utf-8")).items() if k != "record"}
+        return {"images": _record_facts([Path(record)])[0]}
+
+    settings = ("input_size", "alpha", "pretrained", "epochs", "steps_per_epoch", "batch_size", "learning_rate", "seed")
+    return {
+        "train_records": {Path(r).name: describe(r) for r in a.train_record},
+        "val_records": {Path(r).name: describe(r) for r in a.val_record or []},
+        **{k: getattr(a, k) for k in settings},
+    }
 
 
 def loss_curve(history: dict[str, list[float]], path: Path) -> None:
