@@ -1,42 +1,71 @@
-"""The shipped default model on the real evaluation frames: the accuracy models/README.md reports."""
+"""The shipped default model and the project's written report (docs/REPORT.md) against a fresh evaluation."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from realdata import REALDATA, ROS_RACERS, SITE_FRAMES
 
 from tl_classifier.evaluate import main as evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
+SETS = {
+    "sim_val": ROS_RACERS / "data/images_sim_val",
+    "sim_test": ROS_RACERS / "test_images_sim",
+    "car_val": ROS_RACERS / "data/images_real_val",
+    "car_test": ROS_RACERS / "test_images_real",
+    "car_1368x1096": SITE_FRAMES,
+}
+SHIPPED = json.loads((ROOT / "docs/report/metrics.json").read_text())
+
+
+def _build_report_module():
+    spec = importlib.util.spec_from_file_location("build_report", ROOT / "docs/build_report.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="module")
-def results(realdata: Path, tmp_path_factory) -> dict:
-    r = realdata / "ros-racers/tl_classification"
-    out = tmp_path_factory.mktemp("eval")
-    args = [
-        "--model", str(ROOT / "models/default"), "--out", str(out), "--timing_runs", "1",
-        "--set", f"sim={r / 'test_images_sim'},{r / 'data/images_sim_val'}",
-        "--set", f"car={r / 'test_images_real'},{r / 'data/images_real_val'}",
-    ]  # fmt: skip
+def fresh(realdata: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    out = tmp_path_factory.mktemp("eval") / "default"
+    args = ["--model", str(ROOT / "models/default"), "--out", str(out), "--no_progress"]
+    for name, path in SETS.items():
+        args += ["--data", f"{name}={path}"]
     assert evaluate(args) == 0
-    return json.loads((out / "results.json").read_text())
+    return json.loads((out / "metrics.json").read_text())["results"]["default"]
 
 
-def test_simulator_accuracy(results):
-    assert results["sets"]["sim"]["frames"] == 50
-    assert results["sets"]["sim"]["accuracy"] >= 0.97
+def _right(results: dict, *names: str) -> tuple[int, int]:
+    return sum(results[n]["state"]["right"] for n in names), sum(results[n]["state"]["frames"] for n in names)
 
 
-def test_car_accuracy(results):
-    assert results["sets"]["car"]["frames"] == 71
-    assert results["sets"]["car"]["accuracy"] >= 0.90
+def test_simulator_accuracy(fresh):
+    right, frames = _right(fresh, "sim_val", "sim_test")
+    assert frames == 50 and right / frames >= 0.97
 
 
-def test_the_shipped_figures_are_the_measured_ones(results):
-    shipped = json.loads((ROOT / "models/default/eval/results.json").read_text())
-    for name in ("sim", "car"):
-        assert shipped["sets"][name]["right"] == results["sets"][name]["right"]
-    assert results["score_threshold"] == json.loads((ROOT / "models/default/model.json").read_text())["score_threshold"]
+def test_car_accuracy(fresh):
+    right, frames = _right(fresh, "car_val", "car_test")
+    assert frames == 71 and right / frames >= 0.90
+    assert sum(fresh[n]["state"]["red_as_green"] for n in SETS) == 0
+
+
+def test_the_report_shows_what_the_shipped_model_does(fresh):
+    """docs/report/metrics.json was made from the model that is shipped (the same answers on every set)."""
+    shipped = SHIPPED["results"]["default"]
+    for name in SETS:
+        assert fresh[name]["state"]["confusion"] == shipped[name]["state"]["confusion"], name
+        if fresh[name]["detection"]:
+            assert fresh[name]["detection"]["map"] == pytest.approx(shipped[name]["detection"]["map"], abs=1e-3)
+
+
+def test_report_md_is_exactly_what_build_report_writes(realdata: Path, monkeypatch: pytest.MonkeyPatch):
+    """Nothing in docs/REPORT.md is typed in by hand: it is build_report's output for the shipped metrics."""
+    assert REALDATA.is_dir()
+    monkeypatch.chdir(ROOT)  # make report runs there; the paths in metrics.json are relative to it
+    text = _build_report_module().build(SHIPPED, "report")
+    assert (ROOT / "docs/REPORT.md").read_text() == text, "docs/REPORT.md is out of date: run make report"

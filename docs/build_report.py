@@ -1,0 +1,258 @@
+"""Write docs/REPORT.md, the project's written report, from measured files only.
+
+    make report    # evaluate every model into docs/report/, then run this
+
+Every number in the report comes from a file: ``docs/report/metrics.json``
+(``evaluate``), each model's ``model.json`` (what it was trained on, from the
+records' summaries), ``bench/results/*.json`` (the benchmarks), and the data
+itself (which evaluation frames the training also saw).  The prose around them
+is written here; where a sentence depends on a number, the number decides it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from tl_classifier.cli import run_main
+from tl_classifier.dataset import Problems, iter_voc, read_yaml
+from tl_classifier.evaluate import SUMMARY_HEADER, load_frames, summary_rows, table
+from tl_classifier.files import atomic_output
+
+ROOT = Path(__file__).resolve().parent.parent
+#: What each shipped model is (words only; its numbers come from the files).
+MODEL_WORDS = {
+    "default": "the default of `classify.launch`: a detector trained with this package's built-in trainer "
+    "(`train builtin`, TensorFlow alone) on real simulator and car frames plus synthetic ones",
+    "colour_baseline": "an untrained colour-threshold detector written in TensorFlow ops (`tl_classifier/baseline.py`): "
+    "it boxes lit lamps by their colour; the reference any trained model has to beat",
+}
+GOOD = 0.95  #: a state accuracy at or above this is called good in the text
+
+
+def _pct(v: float | None) -> str:
+    return "–" if v is None else f"{100 * v:.1f} %"
+
+
+def _images_of(source: str) -> set[Path]:
+    """The image files a training or evaluation source holds (XML folder, YAML, or state folders)."""
+    p = Path(source)
+    if not p.exists():
+        return set()
+    if p.suffix.lower() in (".yaml", ".yml"):
+        return {e.image.resolve() for e in read_yaml(p, Problems(out=lambda _: None)) if e.image.is_file()}
+    if p.is_dir() and (any(p.glob("*.xml")) or (p / "labels").is_dir()):
+        return {e.image.resolve() for e in iter_voc([p], "labels", Problems(out=lambda _: None))}
+    return {Path(f.image).resolve() for f in load_frames(p, Problems(out=lambda _: None))}
+
+
+def _training_section(info: dict) -> list[str]:
+    t = info.get("training")
+    if not t:
+        return ["Its model.json does not say what it was trained on."]
+    rows = []
+    for kind in ("train_records", "val_records"):
+        for name, s in t[kind].items():
+            sources = "<br>".join(f"`{d}`" for d in s.get("data_dir", [])) or "–"
+            labels = ", ".join(f"{k} {v}" for k, v in s.get("boxes_per_label", {}).items())
+            sizes = ", ".join(f"{k} ({v})" for k, v in s.get("image_sizes", {}).items())
+            rows.append(
+                [kind.split("_")[0], f"`{name}`", sources, s["images"], s.get("images_without_boxes", "–"), labels, sizes]
+            )
+    settings = ", ".join(f"{k} {t[k]}" for k in ("input_size", "alpha", "pretrained", "epochs", "steps_per_epoch", "batch_size",
+                                                 "learning_rate", "seed") if k in t)  # fmt: skip
+    return [
+        *table(["use", "record", "made from", "images", "without a light", "boxes per label", "image sizes"], rows),
+        "",
+        f"Training settings: {settings}. The validation record chose the score threshold "
+        f"({info['score_threshold']:g}, validation state accuracy {_pct(info.get('val_state_accuracy'))}); "
+        "its frames were not trained on.",
+    ]
+
+
+def _overlap(info: dict, metrics: dict) -> dict[str, tuple[int, int]]:
+    """For each evaluation set: (frames the training records hold, frames the validation records hold)."""
+    t = info.get("training", {})
+    seen = {
+        kind: set().union(*(_images_of(d) for s in t.get(kind, {}).values() for d in s.get("data_dir", [])))
+        for kind in ("train_records", "val_records")
+    }
+    out = {}
+    for s in metrics["sets"]:
+        frames = set().union(*(_images_of(src) for src in s["sources"]))
+        out[s["name"]] = (len(frames & seen["train_records"]), len(frames & seen["val_records"]))
+    return out
+
+
+def _bench(name: str) -> dict | None:
+    p = ROOT / "bench/results" / f"{name}.json"
+    return json.loads(p.read_text()) if p.is_file() else None
+
+
+def build(metrics: dict, report_dir: str) -> str:
+    """The text of REPORT.md; ``report_dir`` is where metrics.json and the figures are, relative to docs/."""
+    models = {m["name"]: m for m in metrics["models"]}
+    infos, sizes = {}, {}
+    for name, m in models.items():
+        p = Path(m["path"])
+        folder = p.parent if p.suffix == ".pb" or p.name == "saved_model" else p
+        infos[name] = json.loads((folder / "model.json").read_text()) if (folder / "model.json").is_file() else {}
+        sizes[name] = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+    sets = metrics["sets"]
+    res = metrics["results"]
+    main = next(iter(models))
+    overlap = _overlap(infos[main], metrics)
+    out = [
+        "# tl_classifier: the written report",
+        "",
+        f"<!-- Written by `make report` (docs/build_report.py) on {metrics['created']}; do not edit by hand. -->",
+        "",
+        'The Udacity capstone tutorial this package grows out of ends with "summarize the results in a written report". '
+        "This is that report. Every number below is read from a file that a command wrote: "
+        f"`{report_dir}/metrics.json` (`evaluate`; full tables in [{report_dir}/report.md]({report_dir}/report.md)), "
+        "each model's `model.json`, and `bench/results/*.json`. `make report` writes it again from the current models.",
+        "",
+        "## 1. The models",
+        "",
+    ]
+    rows = []
+    for name, m in models.items():
+        info = infos[name]
+        rows.append([f"`{name}`", MODEL_WORDS.get(name, "–"), info.get("architecture", "colour thresholds, no weights"),
+                     info.get("input_size", "any"), f"{m['score_threshold']:g}", f"{sizes[name] / 1e3:,.0f} KB"])  # fmt: skip
+    out += [*table(["model", "what", "architecture", "input", "score threshold", "size of its folder"], rows), ""]
+    out += [f"### What `{main}` was trained on", "", *_training_section(infos[main]), ""]
+    out += [
+        "## 2. The evaluation data",
+        "",
+        "Real frames from `../shared/realdata`, recorded and labelled by Udacity capstone teams "
+        "(see its README). A frame's true state is its folder's, or that of most of its labelled boxes.",
+        "",
+    ]
+    rows = []
+    for s in sets:
+        trained, validated = overlap[s["name"]]
+        rows.append([s["name"], "<br>".join(f"`{p}`" for p in s["sources"]), s["frames"], s["true_boxes"] or "states only",
+                     ", ".join(f"{k} {v}" for k, v in s["truth"].items() if v), trained, validated])  # fmt: skip
+    out += table(["set", "from", "frames", "labelled boxes", "frames per true state", f"also in `{main}`'s training",
+                  "chose its threshold"], rows)  # fmt: skip
+    off_frames = sum(s["truth"].get("OFF", 0) for s in sets)
+    out += [
+        "",
+        f"{sum(s['frames'] for s in sets)} frames in all; {off_frames} of them show a light that is OFF"
+        + (", so OFF is not tested on real frames." if not off_frames else "."),
+        "",
+        "## 3. Results",
+        "",
+        "A frame counts as right when the state the node decides from it (its best detection at or above the score "
+        "threshold; none: UNKNOWN) is its true state. *RED read as GREEN* is the error that would let the car drive "
+        "through a red light. Boxes count as found at IoU >= "
+        f"{metrics['iou_threshold']:g}; mAP is the mean of the per-state APs, *any light* ignores the state.",
+        "",
+        *table(SUMMARY_HEADER, summary_rows(metrics)),
+        "",
+    ]
+    for s in sets:
+        figs = [f"![{name} on {s['name']}]({report_dir}/{res[name][s['name']]['figures']['confusion']})" for name in models]
+        out += [f"**{s['name']}**: confusion matrices (rows: truth)", "", " ".join(figs), ""]
+        if s["figures"].get("pr"):
+            out += [f"![precision-recall on {s['name']}]({report_dir}/{s['figures']['pr']})", ""]
+    strips = [(n, s["name"]) for n in models for s in sets if res[n][s["name"]]["figures"].get("mistakes")]
+    if strips:
+        out += ["### The worst mistakes", "", "White: the labelled box; colour: the model's detections.", ""]
+        out += [f"![{n} on {s}]({report_dir}/{res[n][s]['figures']['mistakes']})" for n, s in strips if n == main]
+        out += ["", f"The other models' strips are in [{report_dir}/report.md]({report_dir}/report.md).", ""]
+    out += ["## 4. Speed", "", f"Per frame, the model call alone ({metrics['machine']['description']}):", ""]
+    rows = [[n, s["name"], ", ".join(res[n][s["name"]]["speed"]["sizes"]), f"{res[n][s['name']]['speed']['median_ms']:.1f}",
+             f"{res[n][s['name']]['speed']['p95_ms']:.1f}"] for n in models for s in sets]  # fmt: skip
+    out += [*table(["model", "set", "frame size", "ms median", "ms p95"], rows), ""]
+    benches = [b for b in (_bench("node_latency"), _bench("node_latency_colour_baseline")) if b]
+    if benches:
+        out += ["In the node (`bench/node_latency`: real 1368x1096 car frames published at a rate, time from "
+                "publishing a frame to receiving its state):", ""]  # fmt: skip
+        rows = [[f"`{b['model']}`", b["machine"], f"{b['anchor']['median_ms']:.1f}", f"{r['rate_hz']:g}",
+                 f"{r['latency_median_ms']:.1f}", f"{r['latency_p99_ms']:.1f}", f"{r['frames_dropped']}/{r['frames_sent']}"]
+                for b in benches for r in b["runs"]]  # fmt: skip
+        out += [*table(["model", "machine", "bare ms median", "camera Hz", "node ms median", "node ms p99", "dropped (stale)"],
+                       rows), ""]  # fmt: skip
+    gpu = [b for b in benches if "no GPU" not in b["machine"]] or [m for m in [metrics["machine"]] if m.get("gpu")]
+    out += [
+        "GPU: measured above."
+        if gpu
+        else "GPU: not measured. No GPU machine was lent while this report was made; "
+        "`make TF_PACKAGE='tensorflow[and-cuda]==2.21.0'` then `make report` and `bench/node_latency` on one fill it in.",
+        "",
+        "## 5. What works and what does not",
+        "",
+    ]
+    out += _verdicts(main, models, sets, res, overlap, off_frames)
+    out += [
+        "",
+        "## 6. What to do next",
+        "",
+        "- **Evaluate on your own recording before you trust a model.** Extract frames from a bag of your track "
+        "(`extract_images`), label them (labelImg), and run `evaluate` with your frames as a set of their own; the "
+        "numbers above come from the same few scenes the model was trained on.",
+        "- **Watch the RED-read-as-GREEN column first**, then RED missed; accuracy alone hides which mistakes a car can survive.",
+        "- **Retrain for a new place**: add your labelled frames to the training records (`create_tf_record`) and "
+        "repeat `make default-model`, which trains, picks the score threshold on the validation frames and rewrites "
+        "this report. With the Object Detection API installed, `train configure` / `train run` do the same for the "
+        "tutorial's SSD and Faster R-CNN models.",
+        "- **Add OFF and no-light frames** from the real car where you can: the evaluation has "
+        + ("none with an OFF light." if not off_frames else f"only {off_frames} with an OFF light."),
+        "- **Measure on the car's computer** (`bench/node_latency`, and `evaluate` for the model alone): the times "
+        "above are from this build machine.",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def _verdicts(main: str, models: dict, sets: list[dict], res: dict, overlap: dict, off_frames: int) -> list[str]:
+    """Bullet points whose wording follows from the numbers."""
+    lines = []
+    for n in models:
+        good = [s["name"] for s in sets if res[n][s["name"]]["state"]["accuracy"] >= GOOD]
+        weak = [f"{s['name']} ({_pct(res[n][s['name']]['state']['accuracy'])})" for s in sets
+                if res[n][s["name"]]["state"]["accuracy"] < GOOD]  # fmt: skip
+        red_green = sum(res[n][s["name"]]["state"]["red_as_green"] for s in sets)
+        red_missed = sum(res[n][s["name"]]["state"]["red_missed"] for s in sets)
+        text = f"- `{n}`: state right in at least {100 * GOOD:.0f} % of frames on " + (", ".join(good) or "no set")
+        text += f"; below that on {', '.join(weak)}" if weak else ""
+        text += f". RED read as GREEN: {red_green} frame(s); RED missed: {red_missed} frame(s) in all."
+        maps = [(s["name"], res[n][s["name"]]["detection"]["map"]) for s in sets if res[n][s["name"]]["detection"]]
+        if maps:
+            text += " Boxes (mAP): " + ", ".join(f"{k} {v:.2f}" for k, v in maps if v is not None) + "."
+        lines.append(text)
+    seen = [f"{k} ({t} frames)" for k, (t, _) in overlap.items() if t]
+    if seen:
+        lines.append(f"- Some evaluation frames were also training frames of `{main}`: {', '.join(seen)}; "
+                     "their results there say little.")  # fmt: skip
+    lines.append(
+        f"- The other evaluation frames were not trained on, but they come from the same recordings as the training "
+        f"frames of `{main}` (the same simulator track and the same parking lot), so these results say the model has "
+        "learnt those scenes, not that it will do as well on another track, camera or weather."
+    )
+    if not off_frames:
+        lines.append("- OFF is never tested on real frames: none of the real evaluation frames shows an unlit light.")
+    return lines
+
+
+def _main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="build_report", description="Write docs/REPORT.md from evaluate's metrics.json.")
+    p.add_argument("--metrics", required=True, help="metrics.json written by evaluate (its figures beside it)")
+    p.add_argument("--out", required=True, help="the report to write (replaced)")
+    a = p.parse_args(argv)
+    metrics_path, out = Path(a.metrics), Path(a.out)
+    metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+    text = build(metrics, Path(os.path.relpath(metrics_path.parent.resolve(), out.parent.resolve())).as_posix())
+    with atomic_output(out, overwrite=True) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    print(f"{out}: written from {metrics_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(_main, None, "build_report"))
