@@ -242,21 +242,19 @@ def choose_threshold(model_dir: Path, val_records: Sequence[str]) -> tuple[float
 
     A frame's true state is that of most of its boxes; a frame without boxes is UNKNOWN.
     """
-    import cv2
     import numpy as np
 
-    from tl_classifier.dataset import majority_state
+    from tl_classifier.dataset import Problems
     from tl_classifier.detection import decide_state
+    from tl_classifier.evaluate import load_frames
     from tl_classifier.model import load_model
-    from tl_classifier.tfrecord import read_record
 
     model = load_model(model_dir)
-    frames = []
-    for rec in read_record([Path(r) for r in val_records]):
-        truth = majority_state(model.label_map.state(int(c)) for c in rec["image/object/class/label"])
-        rgb = cv2.cvtColor(cv2.imdecode(np.frombuffer(rec["image/encoded"], np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-        dets = model.detect(rgb, 0.0).detections
-        frames.append((truth, dets))
+    frames = [
+        (f.truth, model.detect(f.rgb(), 0.0).detections)
+        for r in val_records
+        for f in load_frames(Path(r), Problems(), model.label_map)
+    ]
     thresholds = [round(float(t), 2) for t in np.arange(0.1, 0.71, 0.05)]
     accuracy = [sum(decide_state(dets, t)[0] == truth for truth, dets in frames) / len(frames) for t in thresholds]
     top = max(accuracy)
