@@ -182,8 +182,8 @@ def build(metrics: dict, report_dir: str) -> str:
     out += [
         "GPU: measured above."
         if gpu
-        else "GPU: not measured. No GPU machine was lent while this report was made; "
-        "`make TF_PACKAGE='tensorflow[and-cuda]==2.21.0'` then `make report` and `bench/node_latency` on one fill it in.",
+        else "GPU: not measured; none of the figures above ran on a GPU. On a machine with one, "
+        "`make TF_PACKAGE='tensorflow[and-cuda]==2.21.0'`, then `make report` and `bench/node_latency`, fill it in.",
         "",
         "## 5. What works and what does not",
         "",
