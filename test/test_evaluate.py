@@ -40,7 +40,7 @@ def report(realdata: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pa
 
 
 def test_every_file_of_the_report(report):
-    out, _ = report
+    out, m = report
     text = (out / "report.md").read_text()
     linked = set(re.findall(r"!\[[^]]*\]\(([^)]+)\)", text))
     written = {p.name for p in out.iterdir()} - {"report.md", "metrics.json"}
@@ -54,7 +54,11 @@ def test_every_file_of_the_report(report):
         assert picture is not None and picture.shape[0] > 250 and picture.std() > 10, name
     for heading in ("## Summary", "## Data", "## States", "## Boxes: sim_val", "## Speed", "## Worst mistakes"):
         assert heading in text
-    assert "RED read as GREEN" in text and "| default | sim_test | 35/35 = 100.0 %" in text
+    assert "| default | sim_test | 35/35 = 100.0 %" in text
+    reds = sum(s["truth"]["RED"] for s in m["sets"])
+    red_as_green = [sum(m["results"][x][s["name"]]["state"]["red_as_green"] for s in m["sets"]) for x in models]
+    line = f"**RED read as GREEN** (the car would drive through a red light), of {reds} RED frames: "
+    assert line + f"`default` {red_as_green[0]}, `baseline` {red_as_green[1]}." in text.splitlines()
 
 
 def test_the_numbers_follow_from_the_data(report):

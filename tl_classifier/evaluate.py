@@ -462,6 +462,10 @@ def render_markdown(m: dict) -> str:
     out = ["# Evaluation report", "", f"Models: {models}.", "",
            f"Made {m['created']} on {m['machine']['description']}. Command: `{m['command']}`", "",
            METHOD.format(iou=m["iou_threshold"]), "", "## Summary", "", *table(SUMMARY_HEADER, summary_rows(m))]  # fmt: skip
+    reds = sum(s["truth"].get("RED", 0) for s in m["sets"])
+    worst = [f"`{x['name']}` {sum(m['results'][x['name']][s['name']]['state']['red_as_green'] for s in m['sets'])}"
+             for x in m["models"]]  # fmt: skip
+    out += ["", f"**RED read as GREEN** (the car would drive through a red light), of {reds} RED frames: {', '.join(worst)}."]
     out += ["", "## Data", ""]
     out += table(
         ["data", "from", "frames", "with boxes", "true boxes", *(x.name for x in STATE_ORDER), "skipped"],
