@@ -278,9 +278,14 @@ def majority_state(states: Iterable[State]) -> State:
     return counts.most_common(1)[0][0] if counts else State.UNKNOWN
 
 
+def boxes_state(boxes: Iterable[Box]) -> State:
+    """The true state of a frame from its labelled boxes: :func:`majority_state` of their labels' states."""
+    return majority_state(state_from_label(b.label) for b in boxes)
+
+
 def image_state(example: Example) -> str:
-    """The stratum of an image for splitting: the name of :func:`majority_state` of its boxes."""
-    return majority_state(state_from_label(b.label) for b in example.boxes).name
+    """The stratum of an image for splitting: the name of its :func:`boxes_state`."""
+    return boxes_state(example.boxes).name
 
 
 def parse_split(text: str) -> dict[str, float]:

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from tl_classifier.cli import run_main
-from tl_classifier.dataset import IMAGE_SUFFIXES, Box, DatasetError, Problems, iter_voc, majority_state, read_yaml
+from tl_classifier.dataset import IMAGE_SUFFIXES, Box, DatasetError, Problems, boxes_state, iter_voc, read_yaml
 from tl_classifier.detection import FrameResult
 from tl_classifier.errors import ImageError, ParameterError
 from tl_classifier.files import atomic_output
@@ -85,10 +85,6 @@ class Frame:
         return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
-def _truth_of(boxes: list[Box]) -> State:
-    return majority_state(state_from_label(b.label) for b in boxes)
-
-
 def _state_folder_frames(folder: Path) -> list[Frame]:
     return [
         Frame(
@@ -113,7 +109,7 @@ def _record_frames(path: Path, label_map: Any) -> list[Frame]:
         frames.append(
             Frame(
                 rec["image/source_id"].decode() or rec["image/filename"].decode(),
-                _truth_of(boxes),
+                boxes_state(boxes),
                 bytes(rec["image/encoded"]),
                 boxes,
             )
@@ -139,9 +135,9 @@ def load_frames(path: Path, problems: Problems, label_map: Any = None) -> list[F
                 raise DatasetError(
                     "holds neither labelImg XML nor state subfolders (red, yellow, green, off, unknown)", path
                 ) from err
-            frames = [Frame(e.key, _truth_of(e.boxes), e.image, e.boxes) for e in examples]
+            frames = [Frame(e.key, boxes_state(e.boxes), e.image, e.boxes) for e in examples]
     elif path.suffix.lower() in (".yaml", ".yml"):
-        frames = [Frame(e.key, _truth_of(e.boxes), e.image, e.boxes) for e in read_yaml(path, problems)]
+        frames = [Frame(e.key, boxes_state(e.boxes), e.image, e.boxes) for e in read_yaml(path, problems)]
     elif path.exists() or path.parent.is_dir():
         frames = _record_frames(path, label_map)
     else:
