@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -19,6 +20,16 @@ STATE_RGB = {
     State.GREEN: (0, 220, 60),
     State.OFF: (120, 120, 255),
 }
+
+
+def pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend (PNG files, no display), imported only when a figure is drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def _scale(rgb: np.ndarray) -> tuple[float, int]:

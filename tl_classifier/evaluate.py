@@ -45,6 +45,7 @@ import numpy as np
 from tl_classifier.cli import run_main
 from tl_classifier.dataset import IMAGE_SUFFIXES, Box, DatasetError, Problems, boxes_state, iter_voc, read_yaml
 from tl_classifier.detection import FrameResult
+from tl_classifier.draw import draw_detections, draw_true_boxes, pyplot
 from tl_classifier.errors import ImageError, ParameterError
 from tl_classifier.files import atomic_output
 from tl_classifier.metrics import STATE_ORDER, PRCurve, match, pr_curve, state_metrics
@@ -285,18 +286,9 @@ def severity(e: FrameEval) -> tuple[int, int, float]:
 # --- figures -----------------------------------------------------------------------------
 
 
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def confusion_png(matrix: np.ndarray, labels: list[str], title: str, path: Path) -> None:
     """Draw a confusion matrix (rows: truth, columns: model) to PNG."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 4.2), dpi=120)
     ax.imshow(matrix, cmap="Blues")
     ax.set_xticks(range(len(labels)), labels, rotation=30)
@@ -315,7 +307,7 @@ def confusion_png(matrix: np.ndarray, labels: list[str], title: str, path: Path)
 
 def pr_png(curves: dict[str, dict[str, PRCurve]], thresholds: dict[str, float], title: str, path: Path) -> None:
     """Precision-recall curves of several models, one panel per class (and one for any light), operating points marked."""
-    plt = _pyplot()
+    plt = pyplot()
     classes = [c for c in [*(s.name for s in _BOX_STATES), ANY_LIGHT] if any(c in m and m[c].true_boxes for m in curves.values())]
     fig, axes = plt.subplots(1, len(classes), figsize=(3.4 * len(classes), 3.6), dpi=110, squeeze=False)
     for ax, cls in zip(axes[0], classes, strict=True):
@@ -350,8 +342,6 @@ def _tile(e: FrameEval, width: int = 320, height: int = 240) -> np.ndarray:
     """The frame with true boxes (white) and detections (state colours), cropped around them."""
     import cv2
 
-    from tl_classifier.draw import draw_detections, draw_true_boxes
-
     pic = np.ascontiguousarray(e.frame.rgb()).copy()
     draw_true_boxes(pic, e.frame.boxes)
     draw_detections(pic, e.result.detections)
@@ -379,7 +369,7 @@ def _caption(e: FrameEval) -> str:
 
 def mistakes_png(worst: Sequence[FrameEval], title: str, path: Path, columns: int = 3) -> None:
     """A strip of the worst mistakes: each frame cropped around its boxes, truth and answer written above it."""
-    plt = _pyplot()
+    plt = pyplot()
     rows = -(-len(worst) // columns)
     cols = min(columns, len(worst))
     fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.3 * rows), dpi=90, squeeze=False)

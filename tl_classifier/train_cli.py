@@ -216,11 +216,9 @@ def training_description(a: argparse.Namespace) -> dict:
 
 def loss_curve(history: dict[str, list[float]], path: Path) -> None:
     """Draw the training (and validation) loss per epoch to PNG."""
-    import matplotlib
+    from tl_classifier.draw import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.5), dpi=120)
     for key, label in (("loss", "training"), ("val_loss", "validation")):
         if history.get(key):
