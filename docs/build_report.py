@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from tl_classifier.cli import run_main
-from tl_classifier.dataset import Problems, iter_voc, read_yaml
+from tl_classifier.dataset import Problems
 from tl_classifier.evaluate import SUMMARY_HEADER, load_frames, summary_rows, table
 from tl_classifier.files import atomic_output
 
@@ -38,14 +38,10 @@ def _pct(v: float | None) -> str:
 
 
 def _images_of(source: str) -> set[Path]:
-    """The image files a training or evaluation source holds (XML folder, YAML, or state folders)."""
+    """The image files a training or evaluation source holds (XML folder, YAML, or state folders; none if it is gone)."""
     p = Path(source)
     if not p.exists():
         return set()
-    if p.suffix.lower() in (".yaml", ".yml"):
-        return {e.image.resolve() for e in read_yaml(p, Problems(out=lambda _: None)) if e.image.is_file()}
-    if p.is_dir() and (any(p.glob("*.xml")) or (p / "labels").is_dir()):
-        return {e.image.resolve() for e in iter_voc([p], "labels", Problems(out=lambda _: None))}
     return {Path(f.image).resolve() for f in load_frames(p, Problems(out=lambda _: None))}
 
 
