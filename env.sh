@@ -21,7 +21,6 @@ set -- "${args[@]}"
 export VIRTUAL_ENV="$root/.venv"
 export PATH="$VIRTUAL_ENV/bin:$PATH"
 export ROS_MASTER_URI="${ROS_MASTER_URI:-http://localhost:11311}"
-export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 export PYTHONUNBUFFERED=1
 if [ $# -eq 0 ]; then
   exec bash --rcfile <(echo 'PS1="(tl_classifier) $PS1"') -i

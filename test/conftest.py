@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
+
+# TensorFlow's start-up chatter forced on, for this process and every command the tests start:
+# a command's error output must be its own line(s) on any CPU, not only where TensorFlow is quiet.
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1"
+os.environ.pop("TL_CLASSIFIER_TF_LOG", None)
 
 import numpy as np
 import pytest

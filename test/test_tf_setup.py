@@ -1,4 +1,8 @@
-"""Device choice (the GPU path's logic runs here on the CPU too)."""
+"""Device choice (the GPU path's logic runs here on the CPU too), and a quiet TensorFlow import."""
+
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -37,3 +41,16 @@ def test_configure_on_this_machine():
             configure_devices("gpu")
     with pytest.raises(ParameterError):
         configure_devices("auto", memory_limit_mb=-5)
+
+
+def test_import_prints_nothing_whatever_the_log_settings():
+    """conftest forces TensorFlow's chatter on (log level 0, oneDNN on): the import still prints nothing."""
+    code = (
+        "import sys; from tl_classifier.tf_setup import import_tensorflow; tf = import_tensorflow(); "
+        "tf.constant(1) + 1; print('mine', file=sys.stderr)"
+    )
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0", "TF_ENABLE_ONEDNN_OPTS": "1"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "mine\n"
+    assert done.stdout == ""

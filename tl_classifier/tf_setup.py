@@ -8,22 +8,75 @@ the chosen GPU visible.  It must run before TensorFlow touches a GPU.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import tempfile
+from collections.abc import Iterator
 from types import ModuleType
+from typing import IO
 
 from tl_classifier.errors import DeviceError, ParameterError
 
+#: Set to 1 to let TensorFlow's own start-up and C++ log lines through (for debugging TensorFlow itself).
+TF_LOG_ENV = "TL_CLASSIFIER_TF_LOG"
+
+
+@contextlib.contextmanager
+def _stderr_to(sink: IO[bytes]) -> Iterator[None]:
+    """Point file descriptor 2 at ``sink`` for a while: C++ code writes there, not to ``sys.stderr``."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all (a daemon): nothing to hide it from
+        yield
+        return
+    try:
+        os.dup2(sink.fileno(), 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
 
 def import_tensorflow() -> ModuleType:
-    """Import TensorFlow with its C++ start-up chatter turned down.
+    """Import TensorFlow without its start-up chatter, whatever the CPU and the user's log settings.
 
-    :raises DeviceError: if TensorFlow is not installed.
+    Why this way: TensorFlow >= 2.16 logs through absl, and what it logs before
+    ``absl::InitializeLog()`` (the "All log messages before absl::InitializeLog()"
+    warning, oneDNN's "custom operations are on", the CPU-feature notice, cuDNN/cuBLAS
+    factory errors of GPU builds on machines without a GPU) goes straight to file
+    descriptor 2 and ignores ``TF_CPP_MIN_LOG_LEVEL``.  Which lines appear depends on
+    the CPU and the build, so no environment setting silences all of them.  All of
+    them are written while the shared libraries load, that is during ``import
+    tensorflow``, and this is the package's only import of TensorFlow: so descriptor 2
+    points at a temporary file for the import alone (shown if the import fails), and
+    ``TF_CPP_MIN_LOG_LEVEL`` is set to 2 (errors only) for what TensorFlow's C++ logs
+    later.  A command's error output is then its own line(s) only.  ``TL_CLASSIFIER_TF_LOG=1``
+    lets everything through.
+
+    :raises DeviceError: if TensorFlow is not installed or does not import.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        import tensorflow as tf
-    except ImportError as err:  # pragma: no cover - depends on the install
-        raise DeviceError(f"TensorFlow is not installed in this Python ({err}); run `make` or see README.md") from err
+    loaded = sys.modules.get("tensorflow")
+    if loaded is not None and hasattr(loaded, "config"):
+        return loaded
+    verbose = os.environ.get(TF_LOG_ENV, "") not in ("", "0")
+    if not verbose:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    with tempfile.TemporaryFile() as chatter:
+        try:
+            with contextlib.nullcontext() if verbose else _stderr_to(chatter):
+                import tensorflow as tf
+        except ImportError as err:  # pragma: no cover - depends on the install
+            chatter.seek(0)
+            said = chatter.read().decode(errors="replace").strip().splitlines()
+            tail = f"; it printed: {said[-1]}" if said else ""
+            raise DeviceError(
+                f"TensorFlow is not installed or does not import in this Python ({err}{tail}); run `make` or see README.md"
+            ) from err
+    if not verbose:
+        tf.get_logger().setLevel("ERROR")  # its Python-side warnings (deprecations, retracing) too
     return tf
 
 
