@@ -25,9 +25,21 @@ class TLClassifierError(Exception):
 
 
 def first_line(err: BaseException) -> str:
-    """The first line of an exception's text (its type's name when it has none), for one-line messages."""
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
+    """The line of an exception's text that says what is wrong (its type's name when it has none), for one-line messages.
+
+    That is the first line, except for TensorFlow's "Graph execution error:", whose
+    cause comes after a traceback of where the node was defined: the first line
+    that is not part of it is taken.
+    """
+    lines = [line for line in str(err).splitlines() if line.strip()]
+    if not lines:
+        return type(err).__name__
+    if lines[0].startswith("Graph execution error"):
+        skip = ("Detected at node", "File ", " ", "\t", "[[", "<stack traces unavailable>")
+        cause = next((line for line in lines[1:] if not line.startswith(skip)), None)
+        if cause:
+            return cause.strip()
+    return lines[0].strip()
 
 
 class ModelError(TLClassifierError):

@@ -31,6 +31,9 @@ class NodeParams:
     warmup_width: int = 800  #: width of the warm-up frames
     warmup_height: int = 600  #: height of the warm-up frames
     buff_size: int = 1 << 26  #: subscriber's socket buffer in bytes (must exceed several frames)
+    stall_timeout: float = 2.0  #: seconds frames may arrive with none classified before /diagnostics says ERROR
+    max_failed_share: float = 0.2  #: share of the last 50 frames that may fail before /diagnostics says WARN
+    log_period: float = 10.0  #: seconds between warnings of one kind of failed frame
 
     @classmethod
     def read(cls, get: Callable[[str, Any], Any], prefix: str = "~") -> NodeParams:
@@ -77,5 +80,11 @@ class NodeParams:
             raise bad("max_frame_age", "must be >= 0 s (0: off)")
         if self.warmup_width < 16 or self.warmup_height < 16:
             raise bad("warmup_width" if self.warmup_width < 16 else "warmup_height", "must be at least 16 pixels")
+        if self.stall_timeout <= 0:
+            raise bad("stall_timeout", "must be > 0 s")
+        if not 0.0 <= self.max_failed_share <= 1.0:
+            raise bad("max_failed_share", "must be between 0 and 1")
+        if self.log_period < 0:
+            raise bad("log_period", "must be >= 0 s")
         if self.buff_size < 1 << 20:
             raise bad("buff_size", "must be at least 1 MiB (rospy's small default makes queue_size=1 a backlog)")

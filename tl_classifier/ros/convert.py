@@ -33,7 +33,22 @@ _BAYER_OFFSETS = {  # where R and B sit in each 2x2 tile: (row, col)
     "gbrg": ((1, 0), (0, 1)),
     "grbg": ((0, 1), (1, 0)),
 }
+_CHANNELS = {e: 3 if e in ("rgb8", "bgr8") else 4 if e in ("rgba8", "bgra8") else 1 for e in ENCODINGS}
 _bridge = CvBridge()
+
+
+def check_layout(width: int, height: int, step: int, size: int, channels: int) -> None:
+    """Check a raw image's header against its data, before anything reads it.
+
+    :raises ImageError: for an empty image, a row step shorter than a row of pixels,
+        or data shorter than ``step`` x ``height`` (a header that promises more than it carries).
+    """
+    if width <= 0 or height <= 0:
+        raise ImageError(f"empty image ({width}x{height})")
+    if step < width * channels:
+        raise ImageError(f"row step {step} is shorter than a row of {width} pixels x {channels} bytes")
+    if size < step * height:
+        raise ImageError(f"data has {size} bytes, the header promises {step} x {height} = {step * height}")
 
 
 def image_to_rgb(msg: Image | CompressedImage) -> np.ndarray:
@@ -48,12 +63,17 @@ def image_to_rgb(msg: Image | CompressedImage) -> np.ndarray:
         # (ROS 2 messages read by the rosbags library name their type in __msgtype__.)
         kind = getattr(msg, "_type", None) or getattr(msg, "__msgtype__", "")
         if kind.endswith("CompressedImage"):
-            rgb = _bridge.compressed_imgmsg_to_cv2(msg, "rgb8")
-            if rgb is None or rgb.ndim != 3:
-                raise ImageError(f"compressed image ({msg.format or 'no format'}) does not decode")
-            return rgb
+            # OpenCV directly (cv_bridge's compressed path is imdecode + cvtColor, and on bytes that do
+            # not decode it fails inside cvtColor with an assertion text that names no cause)
+            data = np.frombuffer(bytes(msg.data), np.uint8)
+            bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if len(data) else None
+            if bgr is None or bgr.ndim != 3 or not bgr.size:
+                what = "no data" if not len(data) else f"{len(data)} bytes that do not decode as an image"
+                raise ImageError(f"compressed image ({msg.format or 'no format'}): {what}")
+            return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         if msg.encoding not in ENCODINGS:
             raise ImageError(f"unsupported image encoding {msg.encoding!r} (supported: {', '.join(ENCODINGS)})")
+        check_layout(msg.width, msg.height, msg.step, len(msg.data), _CHANNELS[msg.encoding])
         if msg.encoding == "rgb8" and msg.step == 3 * msg.width and len(msg.data) == msg.step * msg.height:
             # Already RGB and packed: a read-only view of the message's bytes, no copy
             # (cv_bridge would copy 4.5 MB of a car camera frame to convert nothing).

@@ -20,12 +20,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import rospy
-from diagnostic_msgs.msg import DiagnosticStatus
 from sensor_msgs.msg import CompressedImage, Image
 
+from tl_classifier.classify import FrameClassifier, FrameFailed, Health, ModelBroken, failure_kind
 from tl_classifier.detection import FrameResult, TemporalFilter
 from tl_classifier.draw import draw_result
-from tl_classifier.errors import ImageError, TLClassifierError
+from tl_classifier.errors import ImageError, TLClassifierError, first_line
 from tl_classifier.model import DetectionModel, load_model
 from tl_classifier.msg import TrafficLightDetection, TrafficLightState
 from tl_classifier.params import NodeParams
@@ -39,6 +39,7 @@ _TYPES = {"sensor_msgs/Image": Image, "sensor_msgs/CompressedImage": CompressedI
 class _Frame:
     msg: rospy.AnyMsg
     received: float  # time.monotonic() at the callback
+    stamp: float = 0.0  # header stamp in seconds, once decoded
 
 
 class Stats:
@@ -49,7 +50,7 @@ class Stats:
         self.processed = 0
         self.superseded = 0  # replaced by a newer frame before inference
         self.stale = 0  # older than max_frame_age
-        self.failed = 0  # could not be decoded
+        self.failed = 0  # could not be decoded or classified
         self.inference = deque(maxlen=window)
         self.latency = deque(maxlen=window)  # callback -> published
         self.done_at = deque(maxlen=window)
@@ -95,11 +96,15 @@ class ClassifierNode:
         self.params = params
         self.model = model
         self.filter = TemporalFilter(params.state_count_threshold, params.red_count_threshold, params.unknown_count_threshold)
+        threshold = params.score_threshold if params.score_threshold >= 0 else None
+        self.classifier = FrameClassifier(model, self.filter, threshold, (params.warmup_width, params.warmup_height))
         self.stats = Stats()
+        self.health = Health(params.stall_timeout, params.max_failed_share)
+        self.exit_code = 0
         self._cond = threading.Condition()
         self._newest: _Frame | None = None
         self._stopping = False
-        self._warned_types: set[str] = set()
+        self._logged: dict[str, tuple[float, int]] = {}  # failure kind -> (last logged, failures since)
         self.state_pub = rospy.Publisher("traffic_light_state", TrafficLightState, queue_size=10)
         self.debug_pub = rospy.Publisher("~debug_image", Image, queue_size=1)
         import diagnostic_updater
@@ -107,6 +112,8 @@ class ClassifierNode:
         self.updater = diagnostic_updater.Updater()
         self.updater.setHardwareID(f"tl_classifier:{model.device}")
         self.updater.add("Traffic light classifier", self._diagnose)
+        # diagnostics on a timer of their own: a stuck worker is reported, not silenced with it
+        self._diag_timer = rospy.Timer(rospy.Duration(0.5), lambda _: self.updater.update())
         self._worker = threading.Thread(target=self._run, name="tl_classifier_worker", daemon=True)
         self.sub = rospy.Subscriber(
             params.camera_topic,
@@ -122,6 +129,7 @@ class ClassifierNode:
         frame = _Frame(msg, time.monotonic())
         with self._cond:
             self.stats.received += 1
+            self.health.received()
             if self._newest is not None:
                 self.stats.superseded += 1
             self._newest = frame
@@ -135,26 +143,57 @@ class ClassifierNode:
     def stop(self) -> None:
         """Stop the inference thread and unsubscribe."""
         self.sub.unregister()
+        self._diag_timer.shutdown()
         with self._cond:
             self._stopping = True
             self._cond.notify()
         self._worker.join(timeout=5.0)
 
     def _run(self) -> None:
-        while True:
-            with self._cond:
-                if self._newest is None and not self._stopping:
-                    self._cond.wait(timeout=0.5)
-                if self._stopping or rospy.is_shutdown():
-                    return
-                frame, self._newest = self._newest, None
-            if frame is not None:
-                try:
-                    self.process(frame)
-                except ImageError as err:
-                    self.stats.failed += 1
-                    rospy.logwarn_throttle(5.0, f"tl_classifier: skipping a frame on {self.params.camera_topic}: {err}")
-            self.updater.update()
+        try:
+            while True:
+                with self._cond:
+                    if self._newest is None and not self._stopping:
+                        self._cond.wait(timeout=0.5)
+                    if self._stopping or rospy.is_shutdown():
+                        return
+                    frame, self._newest = self._newest, None
+                if frame is not None:
+                    self._process_guarded(frame)
+        except BaseException as err:
+            self._die(err)
+
+    def _process_guarded(self, frame: _Frame) -> None:
+        """Process one frame; a failure of this frame is counted and logged, and the worker goes on."""
+        try:
+            self.process(frame)
+        except (FrameFailed, ImageError) as err:
+            self._frame_failed(frame, err)
+        except ModelBroken:
+            raise
+        except TLClassifierError as err:  # a library error about this frame's data
+            self._frame_failed(frame, err)
+
+    def _frame_failed(self, frame: _Frame, err: Exception) -> None:
+        self.stats.failed += 1
+        self.health.failed()
+        kind = getattr(err, "kind", None) or failure_kind(err)
+        now = time.monotonic()
+        last, since = self._logged.get(kind, (-1e9, 0))
+        if now - last >= self.params.log_period:  # once per kind and period, with the count in between
+            more = f" ({since} more of this kind since the last warning)" if since else ""
+            rospy.logwarn(f"tl_classifier: skipped a frame on {self.params.camera_topic} stamped {frame.stamp:.3f}: {err}{more}")
+            self._logged[kind] = (now, 0)
+        else:
+            self._logged[kind] = (last, since + 1)
+
+    def _die(self, err: BaseException) -> None:
+        self.exit_code = 1
+        reason = (
+            str(err) if isinstance(err, TLClassifierError) else f"the worker stopped: {type(err).__name__}: {first_line(err)}"
+        )
+        rospy.logfatal(f"tl_classifier: {reason}")
+        rospy.signal_shutdown(reason)
 
     def _decode(self, frame: _Frame) -> Image | CompressedImage:
         kind = frame.msg._connection_header.get("type", "") if frame.msg._connection_header else ""
@@ -171,19 +210,24 @@ class ClassifierNode:
         return msg
 
     def process(self, frame: _Frame) -> None:
-        """Classify one frame and publish its state (and the debug image if anyone listens)."""
+        """Classify one frame and publish its state (and the debug image if anyone listens).
+
+        :raises FrameFailed, ImageError: if this frame cannot be classified.
+        :raises ModelBroken: if the model no longer works at all.
+        """
         msg = self._decode(frame)
+        frame.stamp = msg.header.stamp.to_sec()
         if self.params.max_frame_age > 0 and not msg.header.stamp.is_zero():
             age = (rospy.get_rostime() - msg.header.stamp).to_sec()
             if age > self.params.max_frame_age:
                 self.stats.stale += 1
                 return
         rgb = image_to_rgb(msg)
-        result = self.model.detect(rgb, self.params.score_threshold if self.params.score_threshold >= 0 else None)
-        state = self.filter.update(result.state)
+        result, state = self.classifier.classify(rgb)
         self.state_pub.publish(result_to_msg(result, state, msg.header))
         now = time.monotonic()
         self.stats.processed += 1
+        self.health.classified()
         self.stats.inference.append(result.inference_time)
         self.stats.latency.append(now - frame.received)
         self.stats.done_at.append(now)
@@ -194,10 +238,8 @@ class ClassifierNode:
 
     def _diagnose(self, stat: object) -> object:
         s = self.stats
-        if s.processed == 0:
-            stat.summary(DiagnosticStatus.WARN, f"no frame classified yet (waiting on {self.params.camera_topic})")
-        else:
-            stat.summary(DiagnosticStatus.OK, f"state {self.filter.state.name} at {s.rate():.1f} Hz")
+        health = self.health.status(self.filter.state.name, s.rate())
+        stat.summary(health.level, f"{health.message} ({self.params.camera_topic})")
         inf = list(s.inference)
         lat = list(s.latency)
         stat.add("camera_topic", self.params.camera_topic)
@@ -209,6 +251,7 @@ class ClassifierNode:
         stat.add("frames_dropped", s.superseded)
         stat.add("frames_stale", s.stale)
         stat.add("frames_failed", s.failed)
+        stat.add("failed_share_recent", f"{self.health.failed_share():.3f}")
         stat.add("rate_hz", f"{s.rate():.2f}")
         stat.add("inference_ms_median", f"{1e3 * statistics.median(inf):.2f}" if inf else "")
         stat.add("latency_ms_median", f"{1e3 * statistics.median(lat):.2f}" if lat else "")
@@ -234,7 +277,7 @@ def _main(argv: Sequence[str]) -> int:
     node.start()
     rospy.spin()
     node.stop()
-    return 0
+    return node.exit_code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
