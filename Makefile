@@ -65,7 +65,7 @@ demo/sample.bag: $(STAMPS)/build tl_classifier/synth.py
 	./env.sh rosrun tl_classifier synthesize $@ --overwrite
 
 demo: demo/sample.bag
-	./env.sh roslaunch tl_classifier demo.launch bag:=$(ROOT)/demo/sample.bag
+	./env.sh rosrun tl_classifier demo $(ROOT)/demo/sample.bag
 
 # --- tests -------------------------------------------------------------------------
 lint: $(STAMPS)/venv
@@ -80,7 +80,7 @@ rostest: $(STAMPS)/build
 	@rm -rf $(WS)/build/test_results
 	@echo "make: rostest (catkin_make run_tests; log: $(WS)/rostest.log)"
 	@# -j1: one .test at a time, so timing-sensitive tests do not share the two cores with each other
-	@cd $(WS) && ../env.sh catkin_make run_tests -j1 > rostest.log 2>&1 || { tail -40 rostest.log; exit 1; }
+	@cd $(WS) && TF_CPP_MIN_LOG_LEVEL=0 TF_ENABLE_ONEDNN_OPTS=1 ../env.sh catkin_make run_tests -j1 > rostest.log 2>&1 || { tail -40 rostest.log; exit 1; }
 	@grep -E '^\[ROSTEST\]|^\[Testcase|SUMMARY|^ \* RESULT|^ \* TESTS|^ \* ERRORS|^ \* FAILURES' $(WS)/rostest.log || true
 
 test: lint rostest unit

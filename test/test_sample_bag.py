@@ -82,3 +82,25 @@ def test_synthesize_images_with_voc(tmp_path: Path, realdata: Path):
     again = subprocess.run(cmd, capture_output=True, text=True)
     assert again.returncode == 0 and "0 new images" in again.stdout
     assert images[0].stat().st_mtime_ns == before
+
+
+def test_demo_ends_like_a_finished_job(tmp_path: Path):
+    """`make demo`'s command: the states and their summary, exit status 0, and no red banner or error line."""
+    import os
+    import socket
+
+    bag = tmp_path / "sample.bag"
+    cmd = [str(ROOT / "scripts" / "synthesize"), str(bag), "--frames-per-state", "3"]
+    assert subprocess.run(cmd, capture_output=True).returncode == 0
+    with socket.socket() as s:  # a master of its own (roslaunch starts it on the URI's port)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "ROS_MASTER_URI": f"http://localhost:{port}"}
+    done = subprocess.run([str(ROOT / "scripts" / "demo"), str(bag)], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert lines[-1].startswith("states published: ") and "RED" in lines[-1] and "GREEN" in lines[-1]
+    assert all(line.split()[1].startswith("state=") for line in lines[:-1])
+    assert done.stderr == ""
+    assert "\033[31m" not in done.stdout and "REQUIRED" not in done.stdout and "has died" not in done.stdout
+    assert (tmp_path / "roslaunch.log").is_file()

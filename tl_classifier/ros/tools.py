@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 import time
 from collections import Counter
@@ -10,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tl_classifier.cli import run_main
+from tl_classifier.errors import TLClassifierError
 from tl_classifier.states import State, to_styx
 
 
@@ -80,6 +83,28 @@ def synthesize(argv: Sequence[str] | None = None) -> int:
     return run_main(_synthesize, argv, "synthesize")
 
 
+class StatePrinter:
+    """Prints each ``TrafficLightState`` as one line and counts the published states (echo_states and the demo)."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.last = 0.0  #: time.monotonic() of the last message, 0 before the first
+
+    def __call__(self, msg: object) -> None:
+        self.last = time.monotonic()
+        self.counts[State(msg.state).name] += 1
+        lights = ", ".join(f"{d.label} {d.score:.2f}" for d in msg.lights[:3])
+        print(
+            f"{msg.header.stamp.to_sec():.3f} state={State(msg.state).name:<7} (styx {to_styx(msg.state)}) "
+            f"frame={State(msg.raw_state).name:<7} conf={msg.confidence:.2f} "
+            f"{1e3 * msg.inference_time:5.1f} ms  lights: {lights or '-'}",
+            flush=True,
+        )
+
+    def summary(self) -> str:
+        return "states published: " + (", ".join(f"{k} {v}" for k, v in self.counts.items()) or "none")
+
+
 def _echo_states(argv: list[str]) -> int:
     import rospy
 
@@ -98,27 +123,90 @@ def _echo_states(argv: list[str]) -> int:
     )
     a = p.parse_args(rospy.myargv([sys.argv[0], *argv])[1:])
     rospy.init_node("echo_states", anonymous=True)
-    counts: Counter[str] = Counter()
-    last = [0.0]
-
-    def show(msg: TrafficLightState) -> None:
-        last[0] = time.monotonic()
-        counts[State(msg.state).name] += 1
-        lights = ", ".join(f"{d.label} {d.score:.2f}" for d in msg.lights[:3])
-        print(
-            f"{msg.header.stamp.to_sec():.3f} state={State(msg.state).name:<7} (styx {to_styx(msg.state)}) "
-            f"frame={State(msg.raw_state).name:<7} conf={msg.confidence:.2f} "
-            f"{1e3 * msg.inference_time:5.1f} ms  lights: {lights or '-'}",
-            flush=True,
-        )
-
+    show = StatePrinter()
     rospy.Subscriber(a.topic, TrafficLightState, show, queue_size=100)
     while not rospy.is_shutdown():
-        if a.idle_exit and last[0] and time.monotonic() - last[0] > a.idle_exit:
+        if a.idle_exit and show.last and time.monotonic() - show.last > a.idle_exit:
             break
         time.sleep(0.1)
-    print("states published: " + (", ".join(f"{k} {v}" for k, v in counts.items()) or "none"), flush=True)
+    print(show.summary(), flush=True)
     return 0
+
+
+def _demo(argv: list[str]) -> int:
+    """Run demo.launch (classify.launch + rosbag play), print the states, stop it all once the bag has played.
+
+    roslaunch runs as a child process with its output in a log file, so that the
+    terminal shows the states and the summary only (roslaunch's own lines, "killing
+    on exit" and the like, are in the log); the log's end is shown if the demo fails.
+    """
+    import signal
+    import subprocess
+
+    import rosgraph
+    import rospy
+
+    from tl_classifier.msg import TrafficLightState
+
+    p = argparse.ArgumentParser(prog="demo", description="Play a bag into classify.launch and print every state published.")
+    p.add_argument("bag", help="the bag to play (make demo writes demo/sample.bag with synthesize)")
+    p.add_argument("--site", action="store_true", help="classify.launch site:=true (/image_raw)")
+    p.add_argument("--log", help="roslaunch's output (default: roslaunch.log beside the bag)")
+    p.add_argument("--timeout", type=float, default=300.0, help="give up after this many seconds (default: 300)")
+    a = p.parse_args(argv)
+    bag = Path(a.bag).resolve()
+    if not bag.is_file():
+        raise TLClassifierError("no such bag (make demo writes one with synthesize)", bag)
+    log_path = Path(a.log) if a.log else bag.with_name("roslaunch.log")
+    cmd = ["roslaunch", "tl_classifier", "demo.launch", f"bag:={bag}", f"site:={'true' if a.site else 'false'}"]
+    with open(log_path, "w", encoding="utf-8") as log:
+        launch = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def failed(why: str) -> TLClassifierError:
+        tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-15:]
+        print("\n".join(tail), file=sys.stderr)
+        return TLClassifierError(f"{why} (roslaunch's output: {log_path})")
+
+    show = StatePrinter()
+    deadline = time.monotonic() + a.timeout
+    try:
+        while not rosgraph.is_master_online():
+            if launch.poll() is not None or time.monotonic() > deadline:
+                raise failed("roslaunch stopped before the ROS master was up")
+            time.sleep(0.2)
+        rospy.init_node("demo", anonymous=True, disable_signals=True)
+        rospy.Subscriber("traffic_light_state", TrafficLightState, show, queue_size=100)
+        played_at = 0.0
+        while True:
+            now = time.monotonic()
+            if launch.poll() is not None:
+                raise failed("roslaunch stopped before the bag had played")
+            if not played_at and re.search(r"\[player-\d+\] process has finished", log_path.read_text(errors="replace")):
+                played_at = now
+            # the player is done and the last states are in (or none came for long)
+            if played_at and now - max(show.last, played_at) > 2.0:
+                break
+            if now > deadline:
+                raise failed(f"the demo did not end within {a.timeout:.0f} s")
+            time.sleep(0.2)
+    finally:
+        rospy.signal_shutdown("demo finished")
+        if launch.poll() is None:
+            os.killpg(launch.pid, signal.SIGINT)  # as Ctrl-C would: roslaunch stops its nodes and the master
+            try:
+                launch.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(launch.pid, signal.SIGKILL)
+                launch.wait()
+    if not show.counts:
+        raise failed("no state was published")
+    print(show.summary(), flush=True)
+    return 0
+
+
+def demo(argv: Sequence[str] | None = None) -> int:
+    """``rosrun tl_classifier demo BAG``: what ``make demo`` runs."""
+    return run_main(_demo, argv, "demo")
 
 
 def echo_states(argv: Sequence[str] | None = None) -> int:
