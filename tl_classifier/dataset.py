@@ -66,6 +66,14 @@ class Problems:
     counts: Counter[str] = field(default_factory=Counter)
     out: Callable[[str], None] = lambda line: print(line, file=sys.stderr)
 
+    notes: Counter[str] = field(default_factory=Counter)  #: things worth saying that are not problems
+
+    def note(self, kind: str, path: str | os.PathLike[str], count: int, included: bool) -> None:
+        """Say once that ``path`` holds ``count`` images without annotation (frames without a light)."""
+        self.notes[kind + ("_included" if included else "_left_out")] += count
+        what = "used as frames without a light" if included else "left out (--include_unlabelled: frames without a light)"
+        self.out(f"note: {path}: {count} images have no annotation: {what}")
+
     def skip(self, kind: str, path: str | os.PathLike[str], message: str) -> None:
         """Report one skipped item of ``kind`` ("missing_image", "bad_box", ...).
 
@@ -93,11 +101,53 @@ def inside(rel: str) -> bool:
 # --- labelImg Pascal VOC XML ---------------------------------------------------
 
 
+#: Folders where a dataset keeps its XML besides --annotations_dir (Pascal VOC's own, and common exports).
+_ANNOTATION_DIRS = ("annotations", "Annotations")
+#: Folders where a dataset keeps its images when its XML is in a folder of its own.
+_IMAGE_DIRS = ("images", "JPEGImages")
+
+
+def _annotation_folder(data_dir: Path, annotations_dir: str) -> Path:
+    """Where the XML of ``data_dir`` is: ``annotations_dir``, else ``annotations/``, else beside the images."""
+    for name in (annotations_dir, *_ANNOTATION_DIRS):
+        if name and (data_dir / name).is_dir():
+            return data_dir / name
+    return data_dir
+
+
 def _voc_files(data_dir: Path, annotations_dir: str) -> list[Path]:
-    """The tutorial's layout (XML in ``data_dir/annotations_dir``), else XML beside the images."""
-    sub = data_dir / annotations_dir
-    folder = sub if annotations_dir and sub.is_dir() else data_dir
+    """The tutorial's layout (XML in ``data_dir/annotations_dir``), ``annotations/``, else XML beside the images."""
+    folder = _annotation_folder(data_dir, annotations_dir)
     return sorted(p for p in folder.iterdir() if p.is_file() and p.name.lower().endswith(".xml"))
+
+
+def _image_of(data_dir: Path, filename: str) -> Path:
+    """The image ``filename`` of an annotation: in ``data_dir``, else in its ``images/`` (or ``JPEGImages/``)."""
+    for folder in (data_dir, *(data_dir / d for d in _IMAGE_DIRS)):
+        if (folder / filename).is_file():
+            return folder / filename
+    return data_dir / filename
+
+
+def _stem(name: str) -> str:
+    """``a.jpg``, ``a.xml``, ``a.xml.xml``, ``a.jpg.xml`` -> ``a``: what pairs an image with its XML."""
+    while True:
+        base, ext = os.path.splitext(name)
+        if ext.lower() not in (".xml", *IMAGE_SUFFIXES) or not base:
+            return name
+        name = base
+
+
+def unlabelled_images(data_dir: Path, annotations_dir: str) -> list[Path]:
+    """The images of a labelImg folder that no XML names: frames the annotator saw no light in."""
+    labelled = {_stem(p.name) for p in _voc_files(data_dir, annotations_dir)}
+    folders = [data_dir, *(data_dir / d for d in _IMAGE_DIRS if (data_dir / d).is_dir())]
+    return sorted(
+        p
+        for folder in folders
+        for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and _stem(p.name) not in labelled
+    )
 
 
 def _text(node: object, tag: str, path: Path) -> str:
@@ -108,7 +158,7 @@ def _text(node: object, tag: str, path: Path) -> str:
 
 
 def read_voc_file(xml_path: Path, data_dir: Path, problems: Problems) -> Example | None:
-    """Read one labelImg annotation; its image is ``<filename>`` inside ``data_dir``.
+    """Read one labelImg annotation; its image is ``<filename>`` inside ``data_dir`` (or its ``images/``).
 
     (``<path>`` is ignored: it is the annotator's own absolute path.)  Returns
     ``None`` when the file was skipped (reported to ``problems``).
@@ -138,15 +188,19 @@ def read_voc_file(xml_path: Path, data_dir: Path, problems: Problems) -> Example
     except (DatasetError, ValueError) as err:
         problems.skip("malformed_annotation", xml_path, getattr(err, "message", None) or f"bad number ({err})")
         return None
-    image = data_dir / filename
+    image = _image_of(data_dir, filename)
     if not inside(filename):
         problems.skip("outside_dataset", xml_path, f"its image {filename!r} points outside the dataset folder {data_dir}")
         return None
     return Example(image, boxes, xml_path, key=f"{data_dir.name}/{filename}")
 
 
-def iter_voc(data_dirs: Sequence[Path], annotations_dir: str, problems: Problems) -> Iterator[Example]:
+def iter_voc(data_dirs: Sequence[Path], annotations_dir: str, problems: Problems, unlabelled: bool = False) -> Iterator[Example]:
     """Every labelImg annotation of ``data_dirs`` (the tutorial's ``--data_dir=a,b,c``), one at a time.
+
+    Images that no XML names are frames without a light (an annotator labels
+    only what is there): they are counted in ``problems.notes`` and said in one
+    line per folder, and with ``unlabelled`` they are yielded as examples without boxes.
 
     :raises DatasetError: if a folder does not exist or holds no XML (checked for all folders first).
     """
@@ -157,8 +211,17 @@ def iter_voc(data_dirs: Sequence[Path], annotations_dir: str, problems: Problems
         files = _voc_files(d, annotations_dir)
         if not files:
             raise DatasetError(f"holds no labelImg XML (looked in {d / annotations_dir} and beside the images)", d)
-        listed.append((d, files))
-    return (e for d, files in listed for e in (read_voc_file(f, d, problems) for f in files) if e is not None)
+        bare = unlabelled_images(d, annotations_dir)
+        if bare:
+            problems.note("unlabelled_image", d, len(bare), unlabelled)
+        listed.append((d, files, bare if unlabelled else []))
+
+    def read() -> Iterator[Example]:
+        for d, files, bare in listed:
+            yield from (e for e in (read_voc_file(f, d, problems) for f in files) if e is not None)
+            yield from (Example(p, [], p, key=f"{d.name}/{p.relative_to(d).as_posix()}") for p in bare)
+
+    return read()
 
 
 # --- YAML: the Bosch dataset's layout and the sloth-style one -------------------
@@ -219,6 +282,147 @@ def read_yaml(yaml_path: Path, problems: Problems) -> list[Example]:
             continue
         examples.append(Example(image, boxes, yaml_path, key=os.path.normpath(rel)))
     return examples
+
+
+# --- JSON: Microsoft VoTT exports and COCO -----------------------------------------
+
+
+def _load_json(path: Path) -> object:
+    import json
+
+    if not path.is_file():
+        raise DatasetError("no such file (expected a VoTT or COCO JSON export)", path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise DatasetError(f"is not JSON ({first_line(err)})", path) from err
+
+
+def _image_path(root: Path, rel: object, where: str, problems: Problems) -> Path | None:
+    """``root / rel`` for an image named in an export, or None (reported) when it is no name or leads outside."""
+    if not isinstance(rel, str) or not rel:
+        problems.skip("malformed_annotation", where, f"the image name is {rel!r}, not a file name")
+        return None
+    if not inside(rel):
+        problems.skip("outside_dataset", where, f"its image {rel!r} points outside the dataset folder {root}")
+        return None
+    return root / rel
+
+
+def read_vott(json_path: Path, problems: Problems, data: object = None) -> list[Example]:
+    """A Microsoft VoTT JSON export: ``assets{id: {asset: {name, path}, regions: [{tags, boundingBox}]}}``.
+
+    Images are looked for beside the JSON by ``asset.name`` (VoTT's ``path`` is
+    the annotator's: ``file:...`` or a URL).  A region's first tag is its label;
+    an asset without regions is a frame without a light.
+
+    :raises DatasetError: if the file is not a VoTT export.
+    """
+    data = _load_json(json_path) if data is None else data
+    assets = data.get("assets") if isinstance(data, dict) else None
+    if not isinstance(assets, dict):
+        raise DatasetError("is not a VoTT JSON export (no 'assets' object)", json_path)
+    examples = []
+    for key, entry in assets.items():
+        where = f"{json_path} asset {key}"
+        try:
+            name = entry["asset"]["name"]
+            boxes = []
+            for region in entry.get("regions") or []:
+                b = region["boundingBox"]
+                left, top = float(b["left"]), float(b["top"])
+                tags = region.get("tags") or ["untagged"]
+                boxes.append(Box(str(tags[0]), left, top, left + float(b["width"]), top + float(b["height"])))
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            problems.skip("malformed_annotation", where, f"not a VoTT asset ({type(err).__name__}: {err})")
+            continue
+        image = _image_path(json_path.parent, name, where, problems)
+        if image is not None:
+            examples.append(Example(image, boxes, json_path, key=name))
+    return sorted(examples, key=lambda e: e.key)
+
+
+def read_coco(json_path: Path, problems: Problems, data: object = None) -> list[Example]:
+    """A COCO detection JSON (CVAT, Label Studio, Roboflow): ``images``, ``annotations`` (``bbox`` x, y, w, h), ``categories``.
+
+    Image ``file_name``s are relative to the JSON's folder, or to its ``images/``
+    (Roboflow and Label Studio's layouts).  An image without annotations is a frame without a light.
+
+    :raises DatasetError: if the file is not a COCO export.
+    """
+    data = _load_json(json_path) if data is None else data
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list) or not isinstance(data.get("annotations"), list):
+        raise DatasetError("is not a COCO JSON export (no 'images' and 'annotations' lists)", json_path)
+    try:
+        names = {int(c["id"]): str(c["name"]) for c in data.get("categories") or []}
+    except (KeyError, TypeError, ValueError) as err:
+        raise DatasetError(f"has malformed 'categories' ({type(err).__name__}: {err})", json_path) from err
+    boxes: dict[int, list[Box]] = defaultdict(list)
+    for i, ann in enumerate(data["annotations"]):
+        where = f"{json_path} annotation {ann.get('id', i) if isinstance(ann, dict) else i}"
+        try:
+            x, y, w, h = (float(v) for v in ann["bbox"])
+            category = int(ann["category_id"])
+            if category not in names:
+                raise KeyError(f"category_id {category} is not in 'categories'")
+            boxes[int(ann["image_id"])].append(Box(names[category], x, y, x + w, y + h))
+        except (KeyError, TypeError, ValueError) as err:
+            problems.skip("malformed_annotation", where, f"not a box annotation ({type(err).__name__}: {err})")
+    examples = []
+    root = json_path.parent
+    for i, img in enumerate(data["images"]):
+        where = f"{json_path} image {img.get('id', i) if isinstance(img, dict) else i}"
+        try:
+            image_id, rel = int(img["id"]), img["file_name"]
+        except (KeyError, TypeError, ValueError) as err:
+            problems.skip("malformed_annotation", where, f"not an image entry ({type(err).__name__}: {err})")
+            continue
+        image = _image_path(root, rel, where, problems)
+        if image is None:
+            continue
+        if not image.is_file() and (root / "images" / rel).is_file():
+            image = root / "images" / rel
+        examples.append(Example(image, boxes.pop(image_id, []), json_path, key=os.path.normpath(rel)))
+    for image_id in boxes:
+        problems.skip("malformed_annotation", f"{json_path} image_id {image_id}", "annotations of an image not in 'images'")
+    return examples
+
+
+def read_json(json_path: Path, problems: Problems) -> list[Example]:
+    """A VoTT or COCO JSON export, told apart by its keys.
+
+    :raises DatasetError: if it is neither.
+    """
+    data = _load_json(json_path)
+    if isinstance(data, dict) and "assets" in data:
+        return read_vott(json_path, problems, data)
+    if isinstance(data, dict) and "images" in data and "annotations" in data:
+        return read_coco(json_path, problems, data)
+    raise DatasetError("is neither a VoTT export ('assets') nor a COCO export ('images', 'annotations')", json_path)
+
+
+#: The annotation formats :func:`read_annotations` reads, for help texts.
+ANNOTATION_FORMATS = "labelImg XML folders, Bosch/sloth YAML, VoTT or COCO JSON"
+
+
+def read_annotations(
+    paths: Sequence[Path], annotations_dir: str, problems: Problems, unlabelled: bool = False
+) -> Iterable[Example]:
+    """The examples of any annotation source this package reads, by what ``paths`` are.
+
+    ``.yaml``/``.yml``: Bosch or sloth-style; ``.json``: VoTT or COCO; folders:
+    labelImg XML (several folders at once, the tutorial's ``--data_dir=a,b``).
+    A YAML or JSON file must come alone.
+
+    :raises DatasetError: if a path is missing or of no known kind.
+    """
+    files = [p for p in paths if p.suffix.lower() in (".yaml", ".yml", ".json")]
+    if files and len(paths) > 1:
+        raise DatasetError("a YAML or JSON annotation file must be given alone, not with other data", files[0])
+    if files:
+        path = files[0]
+        return read_yaml(path, problems) if path.suffix.lower() != ".json" else read_json(path, problems)
+    return iter_voc(paths, annotations_dir, problems, unlabelled)
 
 
 # --- labels ------------------------------------------------------------------------

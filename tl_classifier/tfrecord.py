@@ -31,10 +31,9 @@ from tl_classifier.dataset import (
     Example,
     Problems,
     check_boxes,
-    iter_voc,
     parse_label_mapping,
     parse_split,
-    read_yaml,
+    read_annotations,
     split_examples,
     summarize,
 )
@@ -159,7 +158,16 @@ def _parser() -> argparse.ArgumentParser:
         prog="create_tf_record",
         description="Turn labelImg XML or Bosch/sloth YAML annotations into Object Detection API TFRecords.",
     )
-    p.add_argument("--data_dir", required=True, help="image folders, comma-separated (labelImg XML), or one YAML file")
+    p.add_argument(
+        "--data_dir",
+        required=True,
+        help="image folders, comma-separated (labelImg XML), or one YAML (Bosch, sloth) or JSON file (VoTT, COCO)",
+    )
+    p.add_argument(
+        "--include_unlabelled",
+        action="store_true",
+        help="use images that no XML names as frames without a light (default: say how many, leave them out)",
+    )
     p.add_argument(
         "--annotations_dir", default="labels", help="XML subfolder of each data dir (default: labels; else XML beside the images)"
     )
@@ -180,10 +188,7 @@ def _parser() -> argparse.ArgumentParser:
 def _iter_examples(a: argparse.Namespace, problems: Problems) -> Iterator[Example]:
     """The examples of ``--data_dir``, with ``--label_mapping`` applied; XML is read as it is needed."""
     dirs = [Path(d) for d in a.data_dir.split(",") if d.strip()]
-    if len(dirs) == 1 and dirs[0].suffix.lower() in (".yaml", ".yml"):
-        examples: Iterable[Example] = read_yaml(dirs[0], problems)
-    else:
-        examples = iter_voc(dirs, a.annotations_dir, problems)
+    examples = read_annotations(dirs, a.annotations_dir, problems, a.include_unlabelled)
     mapping = parse_label_mapping(a.label_mapping)
     for e in examples:
         mapped = [(b, mapping(b.label)) for b in e.boxes]
@@ -267,6 +272,7 @@ def _create(argv: list[str]) -> int:
             for w in writers:
                 w.close()
             summary = summarize(written, problems.counts)
+            summary["unlabelled_images"] = dict(problems.notes)
             summary.update(
                 {
                     "record": [p.name for p in paths],
