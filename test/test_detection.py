@@ -13,9 +13,16 @@ def det(state, score):
     return Detection(state, state.name, 1, score, 0, 0, 1, 1)
 
 
-def test_decide_best_score_wins_and_ties_go_restrictive():
-    assert decide_state([det(G, 0.9), det(R, 0.6)], 0.5) == (G, 0.9)
-    assert decide_state([det(G, 0.8), det(R, 0.8)], 0.5) == (R, 0.8)
+def test_decide_the_most_careful_state_wins_and_disagreement_lowers_confidence():
+    # a confident RED anywhere beats a GREEN that scores higher (issue 12); the disagreement shows
+    state, confidence = decide_state([det(G, 0.9), det(R, 0.6)], 0.5)
+    assert state == R and confidence == pytest.approx(0.6 * 0.6 / 1.5)
+    assert decide_state([det(G, 0.8), det(R, 0.8)], 0.5) == (R, pytest.approx(0.4))
+    assert decide_state([det(Y, 0.7), det(G, 0.9)], 0.5)[0] == Y
+    assert decide_state([det(OFF, 0.9), det(G, 0.6)], 0.5)[0] == G
+    # lights that agree keep the best score; lights under the threshold and UNKNOWN ones do not count
+    assert decide_state([det(R, 0.9), det(R, 0.7), det(G, 0.4)], 0.5) == (R, 0.9)
+    assert decide_state([det(G, 0.9), det(U, 0.95)], 0.5) == (G, 0.9)
     assert decide_state([det(G, 0.4)], 0.5) == (U, 0.0)
     assert decide_state([], 0.5) == (U, 0.0)
 

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 from realdata import REALDATA, ROS_RACERS, read_rgb
 
@@ -140,3 +141,32 @@ def test_an_existing_report_is_kept(tmp_path: Path, realdata: Path):
     done = _run("--model", str(ROOT / "models/colour_baseline"), "--model", str(ROOT / "models/colour_baseline"),
                 "--data", str(SIM_VAL), "--out", str(tmp_path / "s"))  # fmt: skip
     assert done.returncode == 1 and "two models are named 'colour_baseline'" in done.stderr
+
+
+def test_groups_add_up_their_sets(tmp_path: Path, realdata: Path, capsys):
+    """--group (a recording, a domain): its state metrics are those of its sets' frames together."""
+    out = tmp_path / "g"
+    args = ["--model", f"baseline={ROOT / 'models/colour_baseline'}", "--data", f"sim_val={SIM_VAL}",
+            "--data", f"sim_test={ROS_RACERS / 'test_images_sim'}", "--data", f"car_val={ROS_RACERS / 'data/images_real_val'}",
+            "--group", "sim_rosracers=sim_val,sim_test", "--group", "all=sim_val,sim_test,car_val", "--out", str(out),
+            "--no_progress"]  # fmt: skip
+    assert evaluate(args) == 0
+    m = json.loads((out / "metrics.json").read_text())
+    sets = m["results"]["baseline"]
+    for group, members in (("sim_rosracers", ["sim_val", "sim_test"]), ("all", ["sim_val", "sim_test", "car_val"])):
+        g = next(x for x in m["groups"] if x["name"] == group)
+        assert g["sets"] == members
+        st = g["results"]["baseline"]
+        assert st["frames"] == sum(sets[s]["state"]["frames"] for s in members)
+        assert st["right"] == sum(sets[s]["state"]["right"] for s in members)
+        summed = sum(np.array(sets[s]["state"]["confusion"]) for s in members)
+        assert st["confusion"] == summed.tolist()
+    report = (out / "report.md").read_text()
+    assert "## By group (recording, domain)" in report and "sim_rosracers" in report
+    capsys.readouterr()
+    bad = ["--model", f"baseline={ROOT / 'models/colour_baseline'}", "--data", f"sim_val={SIM_VAL}", "--group", "x=nope",
+           "--out", str(tmp_path / "h"), "--no_progress"]  # fmt: skip
+    assert evaluate(bad) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--group" in err[0] and "nope" in err[0]
+    assert not (tmp_path / "h").exists()

@@ -129,3 +129,30 @@ def test_missing_record_and_offline_pretrained(tiny_records: Path, tmp_path: Pat
     assert done.returncode == 1 and done.stderr.count("\n") == 1 and "/nope.record" in done.stderr
     done = builtin(tiny_records, tmp_path, "--pretrained=/no/weights.h5")
     assert done.returncode == 1 and "/no/weights.h5" in done.stderr.splitlines()[-1]
+
+
+def test_two_stage_training_end_to_end_and_threshold_again(tiny_records: Path, tmp_path: Path):
+    """--two_stage: a one-class detector, crops, a crop classifier, one exported graph; `train threshold` re-chooses."""
+    done = builtin(tiny_records, tmp_path, "--two_stage", "--classifier_epochs=1", "--classifier_steps=2")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "crop classifier:" in done.stdout and (tmp_path / "work/classifier.weights.h5").is_file()
+    model = load_model(tmp_path / "model")
+    assert model.label_map.name(5) == "unknown"
+    assert model.detect(np.zeros((600, 800, 3), np.uint8)).state.name in ("UNKNOWN", "RED", "YELLOW", "GREEN", "OFF")
+    info = json.loads((tmp_path / "model/model.json").read_text())
+    assert info["architecture"].startswith("two stages") and info["training"]["two_stage"] is True
+    # rerun after an interruption: finished stages are loaded, not trained again
+    again = builtin(tiny_records, tmp_path, "--two_stage", "--classifier_epochs=1", "--classifier_steps=2", "--overwrite")
+    assert again.returncode == 0 and "was trained already" in again.stdout
+    cmd = [
+        str(ROOT / "scripts/train"),
+        "threshold",
+        f"--model={tmp_path / 'model'}",
+        f"--val_record={tiny_records / 'val.record'}",
+    ]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 0 and "score_threshold" in done.stdout, done.stderr
+    assert 0.1 <= json.loads((tmp_path / "model/model.json").read_text())["score_threshold"] <= 0.7
+    cmd[2] = f"--model={tmp_path}"  # a folder without model.json: one line
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and "model.json" in done.stderr

@@ -7,8 +7,11 @@ from dataclasses import dataclass, field
 from tl_classifier.errors import ParameterError
 from tl_classifier.states import State
 
-# When two detections score the same, the more restrictive state wins.
-_RESTRICTIVENESS = {State.RED: 4, State.YELLOW: 3, State.OFF: 2, State.GREEN: 1, State.UNKNOWN: 0}
+#: A light counts when it scores at least this share of the frame's best light: far, weak detections beside a
+#: clear light (another road's light, a false yellow on the tarmac) do not decide the frame.
+RELEVANT_SHARE = 0.3
+#: How careful each state makes a driver: of the lights seen, the most careful state decides.
+_RESTRICTIVENESS = {State.RED: 4, State.YELLOW: 3, State.GREEN: 2, State.OFF: 1, State.UNKNOWN: 0}
 
 
 @dataclass(frozen=True)
@@ -40,20 +43,28 @@ class FrameResult:
 
 
 def decide_state(detections: tuple[Detection, ...] | list[Detection], score_threshold: float) -> tuple[State, float]:
-    """The state of a frame: that of its best detection at or above ``score_threshold``.
+    """The state of a frame from its lights, decided as a careful driver would.
 
-    Ties go to the more restrictive state (RED, YELLOW, OFF, GREEN).
-    Returns ``(State.UNKNOWN, 0.0)`` when no detection reaches the threshold.
+    * Only lights at or above ``score_threshold`` with a known state count
+      (UNKNOWN lights, e.g. those whose lamp colour contradicts their class, never decide),
+      and of those only the relevant ones: scoring at least :data:`RELEVANT_SHARE` of the best.
+    * Of those, the most careful state wins: RED over YELLOW over GREEN over OFF.  A confident
+      RED anywhere beats a GREEN elsewhere, whichever scores higher.
+    * The confidence is the winning state's best score times the share of the lights' scores
+      that agree with it: two lights that disagree lower it, so that a consumer can tell.
+
+    Returns ``(State.UNKNOWN, 0.0)`` when no light counts.  The node and ``evaluate``
+    both call this function (through :meth:`tl_classifier.model.DetectionModel.result`).
     """
-    best: Detection | None = None
-    for d in detections:
-        if d.score < score_threshold or d.state == State.UNKNOWN:
-            continue
-        if best is None or (d.score, _RESTRICTIVENESS[d.state]) > (best.score, _RESTRICTIVENESS[best.state]):
-            best = d
-    if best is None:
+    counted = [d for d in detections if d.score >= score_threshold and d.state != State.UNKNOWN]
+    if not counted:
         return State.UNKNOWN, 0.0
-    return best.state, best.score
+    best = max(d.score for d in counted)
+    counted = [d for d in counted if d.score >= RELEVANT_SHARE * best]
+    state = max((d.state for d in counted), key=_RESTRICTIVENESS.__getitem__)
+    agreeing = [d.score for d in counted if d.state == state]
+    share = sum(agreeing) / sum(d.score for d in counted)
+    return state, max(agreeing) * share
 
 
 class TemporalFilter:

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from tl_classifier.cli import run_main
-from tl_classifier.dataset import IMAGE_SUFFIXES, Box, DatasetError, Problems, boxes_state, iter_voc, read_yaml
+from tl_classifier.dataset import IMAGE_SUFFIXES, Box, DatasetError, Problems, boxes_state, read_annotations
 from tl_classifier.detection import FrameResult
 from tl_classifier.draw import draw_detections, draw_true_boxes, pyplot
 from tl_classifier.errors import ImageError, ParameterError
@@ -118,31 +118,31 @@ def _record_frames(path: Path, label_map: Any) -> list[Frame]:
     return frames
 
 
-def load_frames(path: Path, problems: Problems, label_map: Any = None) -> list[Frame]:
+def load_frames(path: Path, problems: Problems, label_map: Any = None, unlabelled: bool = False) -> list[Frame]:
     """The labelled frames of one data source (see the module's docstring for the kinds).
 
     Annotations whose image is missing are skipped and counted in ``problems``.
 
     :param label_map: names the class ids of records that carry no class text.
+    :param unlabelled: frames of a labelImg folder that no XML names are frames without a light (truth UNKNOWN).
     :raises DatasetError: if ``path`` is none of the kinds, or holds no frame.
     """
-    if path.is_dir():
-        if any(d.is_dir() and d.name.lower() in _STATE_FOLDERS for d in path.iterdir()):
-            frames = _state_folder_frames(path)
-        else:
-            try:
-                examples = list(iter_voc([path], "labels", problems))
-            except DatasetError as err:
-                raise DatasetError(
-                    "holds neither labelImg XML nor state subfolders (red, yellow, green, off, unknown)", path
-                ) from err
-            frames = [Frame(e.key, boxes_state(e.boxes), e.image, e.boxes) for e in examples]
-    elif path.suffix.lower() in (".yaml", ".yml"):
-        frames = [Frame(e.key, boxes_state(e.boxes), e.image, e.boxes) for e in read_yaml(path, problems)]
+    if path.is_dir() and any(d.is_dir() and d.name.lower() in _STATE_FOLDERS for d in path.iterdir()):
+        frames = _state_folder_frames(path)
+    elif path.is_dir() or path.suffix.lower() in (".yaml", ".yml", ".json"):
+        try:
+            examples = list(read_annotations([path], "labels", problems, unlabelled))
+        except DatasetError as err:
+            if not path.is_dir():
+                raise
+            raise DatasetError(
+                "holds neither labelImg XML nor state subfolders (red, yellow, green, off, unknown)", path
+            ) from err
+        frames = [Frame(e.key, boxes_state(e.boxes), e.image, e.boxes) for e in examples]
     elif path.exists() or path.parent.is_dir():
         frames = _record_frames(path, label_map)
     else:
-        raise DatasetError("no such file or folder (expected a TFRecord, a YAML file or an image folder)", path)
+        raise DatasetError("no such file or folder (expected a TFRecord, a YAML or JSON file or an image folder)", path)
     present = []
     for f in frames:
         if isinstance(f.image, Path) and not f.image.is_file():
@@ -194,8 +194,8 @@ def run_models(
             start = time.perf_counter()
             raw = model.raw(rgb)
             seconds = time.perf_counter() - start
-            at_threshold = model.result(*raw, w, h, thresholds[name], seconds)
-            everything = model.result(*raw, w, h, 0.0, seconds)
+            at_threshold = model.result(*raw, w, h, thresholds[name], seconds, rgb)
+            everything = model.result(*raw, w, h, 0.0, seconds, rgb)
             evals[name].append(FrameEval(frame, at_threshold, everything, seconds, f"{w}x{h}"))
     return evals
 
@@ -432,8 +432,9 @@ def summary_rows(m: dict) -> list[list[str]]:
 SUMMARY_HEADER = ("model", "data", "state right", "RED read as GREEN", "RED missed", "mAP", "AP any light", "ms median / p95")
 
 METHOD = (
-    "A frame's **state** is the one the node decides from that frame alone: the state of its best detection "
-    "at or above the model's score threshold (none: UNKNOWN), by the node's own code; the node's temporal filter "
+    "A frame's **state** is the one the node decides from that frame alone, by the node's own code: of the lights "
+    "at or above the model's score threshold, the most careful state (RED over YELLOW over GREEN over OFF; none: "
+    "UNKNOWN), after a GREEN whose lit lamp looks red has been made UNKNOWN; the node's temporal filter "
     "then waits for a few frames in a row, which single frames cannot show. A frame's true state is its folder's, "
     "or that of most of its labelled boxes (none: UNKNOWN). A **box** is found when a detection of its state "
     "overlaps it at IoU >= {iou:g}; AP is the area under the precision-recall curve (VOC 2010+ all-point "
@@ -452,6 +453,14 @@ def render_markdown(m: dict) -> str:
     worst = [f"`{x['name']}` {sum(m['results'][x['name']][s['name']]['state']['red_as_green'] for s in m['sets'])}"
              for x in m["models"]]  # fmt: skip
     out += ["", f"**RED read as GREEN** (the car would drive through a red light), of {reds} RED frames: {', '.join(worst)}."]
+    if m.get("groups"):
+        out += ["", "## By group (recording, domain)", ""]
+        out += table(
+            ["group", "sets", "model", "RED read as GREEN", "RED missed", "state right"],
+            [[g["name"], ", ".join(g["sets"]), x["name"], f"**{st['red_as_green']}** of {st['per_state']['RED']['frames']} RED",
+              st["red_missed"], f"{st['right']}/{st['frames']} = {_pct(st['accuracy'])}"]
+             for g in m["groups"] for x in m["models"] for st in [g["results"][x["name"]]]],
+        )  # fmt: skip
     out += ["", "## Data", ""]
     out += table(
         ["data", "from", "frames", "with boxes", "true boxes", *(x.name for x in STATE_ORDER), "skipped"],
@@ -569,6 +578,16 @@ def _parser() -> argparse.ArgumentParser:
         help="a TFRecord, labelImg XML folder, Bosch/sloth YAML, or folder of red/ yellow/ green/ unknown/ "
         "frames; repeat for several sets",
     )
+    p.add_argument(
+        "--group",
+        action="append",
+        default=[],
+        metavar="NAME=SET[,SET...]",
+        help="state metrics over several sets together, e.g. a recording or a domain (sim, car); repeat for several",
+    )
+    p.add_argument(
+        "--include_unlabelled", action="store_true", help="images of labelImg folders without XML are frames without a light"
+    )
     p.add_argument("--out", required=True, help="folder to write report.md, metrics.json and the PNG figures into")
     p.add_argument("--score_threshold", type=float, help="operating threshold for every model (default: each model's own)")
     p.add_argument("--iou", type=float, default=0.5, help="IoU at which a detection finds a box (default: 0.5)")
@@ -612,10 +631,17 @@ def _evaluate(argv: list[str]) -> int:
             if name in sets:
                 raise ParameterError(f"two data sets are named {name!r}; name them: --data NAME=PATH")
             problems = Problems()
-            frames = [
-                f for x in paths for f in load_frames(Path(x), problems, label_map or next(iter(models.values())).label_map)
-            ]
+            labels = label_map or next(iter(models.values())).label_map
+            frames = [f for x in paths for f in load_frames(Path(x), problems, labels, a.include_unlabelled)]
             sets[name] = (paths, frames, problems)
+        groups = {}
+        for spec in a.group:
+            name, members = _named(spec, "")
+            members_list = [x for x in members.split(",") if x]
+            unknown = [x for x in members_list if x not in sets]
+            if not name or unknown or not members_list:
+                raise ParameterError(f"--group {spec!r}: give NAME=SET[,SET...] of the --data sets ({', '.join(sets)})")
+            groups[name] = members_list
         tmp.mkdir(parents=True)
         metrics: dict[str, Any] = {
             "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -634,7 +660,9 @@ def _evaluate(argv: list[str]) -> int:
             ],
             "sets": [],
             "results": {n: {} for n in models},
+            "groups": [],
         }
+        answers: dict[str, dict[str, tuple[list[State], list[State]]]] = {}  # set -> model -> (truths, states)
         total = sum(len(f) for _, f, _ in sets.values())
         with tqdm(total=total, unit="frame", desc="evaluate", disable=a.no_progress or None, file=sys.stderr) as bar:
             for set_name, (paths, frames, problems) in sets.items():
@@ -651,6 +679,7 @@ def _evaluate(argv: list[str]) -> int:
                     "skipped": dict(sorted(problems.counts.items())),
                     "figures": {},
                 }
+                answers[set_name] = {m: ([e.frame.truth for e in ev], [e.result.state for e in ev]) for m, ev in evals.items()}
                 curves = {}
                 for model_name, model_evals in evals.items():
                     curves[model_name] = _score(model_name, set_name, model_evals, thresholds[model_name], a, tmp, metrics)
@@ -658,6 +687,19 @@ def _evaluate(argv: list[str]) -> int:
                     entry["figures"]["pr"] = f"pr_{_slug(set_name)}.png"
                     pr_png(curves, thresholds, f"{set_name}: boxes at IoU >= {a.iou:g}", tmp / entry["figures"]["pr"])
                 metrics["sets"].append(entry)
+        for name, members in groups.items():
+            metrics["groups"].append(
+                {
+                    "name": name,
+                    "sets": members,
+                    "results": {
+                        m: state_metrics(
+                            [t for x in members for t in answers[x][m][0]], [p for x in members for p in answers[x][m][1]]
+                        )
+                        for m in models
+                    },
+                }
+            )
         (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
         (tmp / "report.md").write_text(render_markdown(metrics), encoding="utf-8")
     _print_summary(metrics, out)

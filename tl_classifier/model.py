@@ -27,6 +27,7 @@ from tl_classifier.detection import Detection, FrameResult, decide_state
 from tl_classifier.errors import ImageError, ModelError, first_line
 from tl_classifier.files import require_file
 from tl_classifier.label_map import LabelMap, load_label_map
+from tl_classifier.lamp import check_colours
 from tl_classifier.tf_setup import import_tensorflow
 
 INPUT_TENSOR = "image_tensor:0"
@@ -87,11 +88,11 @@ class DetectionModel:
         start = time.perf_counter()
         boxes, scores, classes = self.raw(rgb)
         elapsed = time.perf_counter() - start
-        return self.result(boxes, scores, classes, rgb.shape[1], rgb.shape[0], score_threshold, elapsed)
+        return self.result(boxes, scores, classes, rgb.shape[1], rgb.shape[0], score_threshold, elapsed, rgb)
 
     def result(
         self, boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, width: int, height: int,
-        score_threshold: float | None = None, inference_time: float = 0.0,
+        score_threshold: float | None = None, inference_time: float = 0.0, rgb: np.ndarray | None = None,
     ) -> FrameResult:  # fmt: skip
         """Turn the :meth:`raw` outputs for a ``width`` x ``height`` frame into a :class:`FrameResult`.
 
@@ -100,6 +101,8 @@ class DetectionModel:
         state (:func:`tl_classifier.detection.decide_state`).
 
         :param score_threshold: detections below it are dropped; ``None``: the model's own.
+        :param rgb: the frame; given, a GREEN light whose lit lamp is red becomes UNKNOWN
+            (:func:`tl_classifier.lamp.check_colours`) before the state is decided.
         """
         if score_threshold is None:
             score_threshold = self.score_threshold
@@ -121,6 +124,8 @@ class DetectionModel:
                 )
             )
         dets.sort(key=lambda d: -d.score)
+        if rgb is not None:
+            dets = check_colours(rgb, dets)
         state, confidence = decide_state(dets, score_threshold)
         return FrameResult(state, confidence, tuple(dets), inference_time)
 

@@ -18,6 +18,7 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from tl_classifier.cli import run_main
 from tl_classifier.errors import OutputExistsError, TLClassifierError
@@ -146,7 +147,8 @@ def _builtin(a: argparse.Namespace) -> int:
     keras.utils.set_random_seed(a.seed)
     label_map = load_label_map(a.label_map)
     width, height = (int(v) for v in a.input_size.lower().split("x"))
-    spec = ModelSpec(num_classes=max(label_map.names), input_height=height, input_width=width, alpha=a.alpha)
+    classes = 1 if a.two_stage else max(label_map.names)
+    spec = ModelSpec(num_classes=classes, input_height=height, input_width=width, alpha=a.alpha)
     for r in [*a.train_record, *(a.val_record or [])]:
         if not Path(r).is_file():
             raise TLClassifierError("no such TFRecord (create_tf_record writes one)", r)
@@ -166,19 +168,42 @@ def _builtin(a: argparse.Namespace) -> int:
                 raise TLClassifierError(f"cannot load backbone weights ({err})", weights) from err
         schedule = keras.optimizers.schedules.CosineDecay(a.learning_rate, a.epochs * a.steps_per_epoch, warmup_target=None)
         model.compile(optimizer=keras.optimizers.Adam(schedule), loss=centernet_loss(spec.num_classes))
-    train_ds = dataset(a.train_record, spec, a.batch_size, training=True, seed=a.seed)
-    val_ds = dataset(a.val_record, spec, a.batch_size, training=False, seed=a.seed) if a.val_record else None
-    callbacks = [
-        keras.callbacks.BackupAndRestore(str(work / "backup")),  # resumes an interrupted run where it stopped
-        keras.callbacks.ModelCheckpoint(str(work / "last.weights.h5"), save_weights_only=True),
-        keras.callbacks.TensorBoard(str(work / "logs"), update_freq="epoch"),
-    ]
-    history = model.fit(train_ds, epochs=a.epochs, steps_per_epoch=a.steps_per_epoch, validation_data=val_ds,
-                        callbacks=callbacks, verbose=1 if not a.no_progress else 2)  # fmt: skip
-    loss_curve(history.history, work / "loss.png")
-    out = export_detector(detector_fn(model, spec), a.export_dir, label_map, trackable=model, overwrite=a.overwrite)
+    finished = work / "detector.weights.h5"  # written once the detector's training is complete
+    if a.two_stage and finished.is_file():
+        print(f"the detector was trained already: {finished} (delete it to train it again)", flush=True)
+        model.load_weights(str(finished))
+        history = None
+    else:
+        train_ds = dataset(a.train_record, spec, a.batch_size, training=True, seed=a.seed, class_agnostic=a.two_stage)
+        val_ds = (
+            dataset(a.val_record, spec, a.batch_size, training=False, seed=a.seed, class_agnostic=a.two_stage)
+            if a.val_record
+            else None
+        )
+        callbacks = [
+            keras.callbacks.BackupAndRestore(str(work / "backup")),  # resumes an interrupted run where it stopped
+            keras.callbacks.ModelCheckpoint(str(work / "last.weights.h5"), save_weights_only=True),
+            keras.callbacks.TensorBoard(str(work / "logs"), update_freq="epoch"),
+        ]
+        history = model.fit(train_ds, epochs=a.epochs, steps_per_epoch=a.steps_per_epoch, validation_data=val_ds,
+                            callbacks=callbacks, verbose=1 if not a.no_progress else 2)  # fmt: skip
+        loss_curve(history.history, work / "loss.png")
+        if a.two_stage:
+            save_weights(model, finished)
+    if a.two_stage:
+        from tl_classifier.crops import LABEL_MAP, two_stage_fn
+
+        classifier = train_crop_classifier(model, spec, a, label_map)
+        detect, out_labels = two_stage_fn(model, spec, classifier), LABEL_MAP
+        trackable = tf.Module()
+        trackable.detector, trackable.classifier = model, classifier
+    else:
+        detect, out_labels, trackable = detector_fn(model, spec), label_map, model
+    out = export_detector(detect, a.export_dir, out_labels, trackable=trackable, overwrite=a.overwrite)
     info: dict = {
-        "architecture": "CenterNet-style, MobileNetV2 backbone",
+        "architecture": "two stages: a one-class CenterNet-style detector (MobileNetV2 backbone), then a crop classifier"
+        if a.two_stage
+        else "CenterNet-style, MobileNetV2 backbone",
         "input_size": f"{width}x{height}",
         "score_threshold": 0.5,
     }
@@ -190,6 +215,68 @@ def _builtin(a: argparse.Namespace) -> int:
         tmp.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     print(f"{out}: frozen_inference_graph.pb, saved_model/, label_map.pbtxt, model.json {info}; logs: {work / 'logs'}")
     return 0
+
+
+def save_weights(model: Any, path: Path) -> None:
+    """Keras weights written under a temporary name (Keras wants it to end in .weights.h5) and renamed: complete or absent."""
+    import os
+
+    tmp = path.with_name(f".{os.getpid()}.partial.weights.h5")
+    try:
+        model.save_weights(str(tmp))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def train_crop_classifier(detector: Any, spec: Any, a: argparse.Namespace, label_map: Any) -> Any:
+    """Train the second stage on crops of the training records; the detector's false detections are its hard negatives.
+
+    Its weights are kept in ``model_dir/classifier.weights.h5``; a rerun with that file loads it instead of training.
+    """
+    import numpy as np
+
+    from tl_classifier.crops import CLASSES, build_classifier, records_crops
+    from tl_classifier.tf_setup import import_tensorflow
+    from tl_classifier.trainer import detector_fn
+
+    tf = import_tensorflow()
+    keras = tf.keras
+    classifier = build_classifier()
+    done = Path(a.model_dir) / "classifier.weights.h5"
+    if done.is_file():
+        print(f"the crop classifier was trained already: {done} (delete it to train it again)", flush=True)
+        classifier.load_weights(str(done))
+        return classifier
+    find = tf.function(detector_fn(detector, spec, min_score=0.1))
+
+    class _Finder:  # what records_crops needs of a detector: raw(rgb) -> boxes, scores, classes
+        @staticmethod
+        def raw(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            out = find(tf.convert_to_tensor(rgb[None]))
+            n = int(out["num_detections"][0])
+            return (out["detection_boxes"][0, :n].numpy(), out["detection_scores"][0, :n].numpy(), np.zeros(n))
+
+    ids = {name: CLASSES.index(name) for name in label_map.names.values() if name in CLASSES}
+    crops = records_crops(a.train_record, ids, a.seed, detector=_Finder(), progress=not a.no_progress)
+    print(f"crop classifier: {len(crops.labels)} crops {crops.counts()}", flush=True)
+    steps = a.classifier_epochs * a.classifier_steps
+    classifier.compile(
+        optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(3e-3, steps)),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    from tl_classifier.crops import crop_dataset
+
+    history = classifier.fit(
+        crop_dataset(crops, 128, a.seed),
+        epochs=a.classifier_epochs,
+        steps_per_epoch=a.classifier_steps,
+        verbose=1 if not a.no_progress else 2,
+    )
+    loss_curve({"loss": history.history["loss"]}, Path(a.model_dir) / "classifier_loss.png", "loss (cross-entropy)")
+    save_weights(classifier, done)
+    return classifier
 
 
 def training_description(a: argparse.Namespace) -> dict:
@@ -206,7 +293,10 @@ def training_description(a: argparse.Namespace) -> dict:
             return {k: v for k, v in json.loads(summary.read_text(encoding="utf-8")).items() if k != "record"}
         return {"images": _record_facts([Path(record)])[0]}
 
-    settings = ("input_size", "alpha", "pretrained", "epochs", "steps_per_epoch", "batch_size", "learning_rate", "seed")
+    settings = (
+        "input_size", "alpha", "pretrained", "epochs", "steps_per_epoch", "batch_size", "learning_rate", "seed",
+        "two_stage", "classifier_epochs", "classifier_steps",
+    )  # fmt: skip
     return {
         "train_records": {Path(r).name: describe(r) for r in a.train_record},
         "val_records": {Path(r).name: describe(r) for r in a.val_record or []},
@@ -214,7 +304,7 @@ def training_description(a: argparse.Namespace) -> dict:
     }
 
 
-def loss_curve(history: dict[str, list[float]], path: Path) -> None:
+def loss_curve(history: dict[str, list[float]], path: Path, ylabel: str = "loss (focal + 0.1 size)") -> None:
     """Draw the training (and validation) loss per epoch to PNG."""
     from tl_classifier.draw import pyplot
 
@@ -224,7 +314,7 @@ def loss_curve(history: dict[str, list[float]], path: Path) -> None:
         if history.get(key):
             ax.plot(range(1, len(history[key]) + 1), history[key], label=label)
     ax.set_xlabel("epoch")
-    ax.set_ylabel("loss (focal + 0.1 size)")
+    ax.set_ylabel(ylabel)
     ax.set_yscale("log")
     ax.legend()
     ax.grid(alpha=0.3)
@@ -253,11 +343,32 @@ def choose_threshold(model_dir: Path, val_records: Sequence[str]) -> tuple[float
         for r in val_records
         for f in load_frames(Path(r), Problems(), model.label_map)
     ]
+    # not below 0.10: validation records rarely hold frames without a light, so on them a lower threshold looks free
+    # (two-stage models' weak false lights at 0.05-0.07 on such frames were seen only on the test sets)
     thresholds = [round(float(t), 2) for t in np.arange(0.1, 0.71, 0.05)]
     accuracy = [sum(decide_state(dets, t)[0] == truth for truth, dets in frames) / len(frames) for t in thresholds]
     top = max(accuracy)
     best = [t for t, acc in zip(thresholds, accuracy, strict=True) if acc >= top - 1e-9]
     return best[len(best) // 2], top  # the middle of the best plateau: the farthest from both edges
+
+
+def _threshold(a: argparse.Namespace) -> int:
+    """Choose an exported model's score threshold again on validation records, with this package's decision code."""
+    model_dir = Path(a.model)
+    info_path = model_dir / "model.json"
+    if not info_path.is_file():
+        raise TLClassifierError("holds no model.json (train builtin writes one)", model_dir)
+    for r in a.val_record:
+        if not Path(r).is_file():
+            raise TLClassifierError("no such TFRecord (create_tf_record writes one)", r)
+    info = json.loads(info_path.read_text(encoding="utf-8"))
+    threshold, accuracy = choose_threshold(model_dir, a.val_record)
+    before = info.get("score_threshold")
+    info.update(score_threshold=threshold, val_state_accuracy=round(accuracy, 4))
+    with atomic_output(info_path, overwrite=True) as tmp:
+        tmp.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    print(f"{info_path}: score_threshold {before} -> {threshold} (validation state accuracy {100 * accuracy:.1f} %)")
+    return 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -283,6 +394,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--label_map", required=True)
     r.add_argument("--export_dir", required=True, help="folder for frozen_inference_graph.pb, saved_model/, label_map.pbtxt")
     r.add_argument("--overwrite", action="store_true")
+    t = sub.add_parser("threshold", help="choose an exported model's score threshold again on validation records")
+    t.add_argument("--model", required=True, help="an export folder (with model.json)")
+    t.add_argument("--val_record", required=True, nargs="+", help="validation TFRecords")
     b = sub.add_parser("builtin", help="train the built-in detector with TensorFlow alone (no OD API) and export it")
     b.add_argument("--train_record", required=True, nargs="+", help="training TFRecords (create_tf_record)")
     b.add_argument("--val_record", nargs="+", help="validation TFRecords (loss reported per epoch)")
@@ -299,6 +413,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--strategy", default="default", help="default, mirrored (all GPUs), multiworker (TF_CONFIG)")
     b.add_argument("--logical_cpus", type=int, default=0, help="with mirrored and no GPU: split the CPU into N devices")
     b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--two_stage", action="store_true", help="a one-class detector, then a classifier of crops at full resolution")
+    b.add_argument("--classifier_epochs", type=int, default=12, help="with --two_stage: crop classifier epochs (default: 12)")
+    b.add_argument("--classifier_steps", type=int, default=100, help="with --two_stage: steps of 128 crops (default: 100)")
     b.add_argument("--no_progress", action="store_true")
     b.add_argument("--overwrite", action="store_true")
     return p
@@ -306,7 +423,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _main(argv: list[str]) -> int:
     a = _parser().parse_args(argv)
-    return {"configure": _configure, "run": _run, "builtin": _builtin}[a.command](a)
+    return {"configure": _configure, "run": _run, "builtin": _builtin, "threshold": _threshold}[a.command](a)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -147,33 +147,42 @@ def centernet_loss(num_classes: int) -> Any:
 # --- decoding, export ---------------------------------------------------------------------
 
 
+def decode_peaks(out: Any, spec: ModelSpec) -> tuple[Any, Any, Any]:
+    """The network's output [B, H/4, W/4, C + 2] -> the ``max_detections`` best peaks: boxes, scores, class ids from 1.
+
+    A 3x3 max-pool keeps the local maxima of each class's heatmap, then ``top_k``
+    takes the best; boxes are normalised ``[ymin, xmin, ymax, xmax]``, best first.
+    """
+    tf = import_tensorflow()
+    heat = tf.sigmoid(out[..., : spec.num_classes])
+    peaks = tf.cast(tf.equal(heat, tf.nn.max_pool2d(heat, 3, 1, "SAME")), tf.float32) * heat
+    gh, gw = spec.input_height // STRIDE, spec.input_width // STRIDE
+    flat = tf.reshape(peaks, [tf.shape(peaks)[0], -1])
+    scores, index = tf.math.top_k(flat, k=spec.max_detections)
+    cls = index % spec.num_classes
+    cell = index // spec.num_classes
+    cy = tf.cast(cell // gw, tf.float32) + 0.5
+    cx = tf.cast(cell % gw, tf.float32) + 0.5
+    wh = tf.gather(tf.reshape(out[..., spec.num_classes :], [tf.shape(out)[0], -1, 2]), cell, batch_dims=1)
+    w, h = tf.maximum(wh[..., 0], 0.5), tf.maximum(wh[..., 1], 0.5)
+    boxes = tf.stack([(cy - h / 2) / gh, (cx - w / 2) / gw, (cy + h / 2) / gh, (cx + w / 2) / gw], axis=-1)
+    return tf.clip_by_value(boxes, 0.0, 1.0), scores, cls + 1
+
+
 def detector_fn(model: Any, spec: ModelSpec, min_score: float = 0.05) -> Any:
     """The export function: uint8 RGB [1, H, W, 3] of any size -> the OD API's four outputs."""
     tf = import_tensorflow()
 
     def detect(image: Any) -> dict[str, Any]:
         x = tf.image.resize(tf.cast(image, tf.float32), (spec.input_height, spec.input_width), antialias=True)
-        out = model(x, training=False)
-        heat = tf.sigmoid(out[..., : spec.num_classes])
-        peaks = tf.cast(tf.equal(heat, tf.nn.max_pool2d(heat, 3, 1, "SAME")), tf.float32) * heat
-        gh, gw = spec.input_height // STRIDE, spec.input_width // STRIDE
-        flat = tf.reshape(peaks, [tf.shape(peaks)[0], -1])
-        scores, index = tf.math.top_k(flat, k=spec.max_detections)
-        cls = index % spec.num_classes
-        cell = index // spec.num_classes
-        cy = tf.cast(cell // gw, tf.float32) + 0.5
-        cx = tf.cast(cell % gw, tf.float32) + 0.5
-        wh = tf.gather(tf.reshape(out[..., spec.num_classes :], [tf.shape(out)[0], -1, 2]), cell, batch_dims=1)
-        w, h = tf.maximum(wh[..., 0], 0.5), tf.maximum(wh[..., 1], 0.5)
-        boxes = tf.stack([(cy - h / 2) / gh, (cx - w / 2) / gw, (cy + h / 2) / gh, (cx + w / 2) / gw], axis=-1)
+        boxes, scores, cls = decode_peaks(model(x, training=False), spec)
         keep = scores >= min_score
-        num = tf.reduce_sum(tf.cast(keep, tf.float32), axis=1)
         # top_k sorts by score, so the kept detections come first
         return {
-            "detection_boxes": tf.clip_by_value(boxes, 0.0, 1.0),
+            "detection_boxes": boxes,
             "detection_scores": scores * tf.cast(keep, tf.float32),
-            "detection_classes": tf.cast(cls + 1, tf.float32),
-            "num_detections": num,
+            "detection_classes": tf.cast(cls, tf.float32),
+            "num_detections": tf.reduce_sum(tf.cast(keep, tf.float32), axis=1),
         }
 
     return detect
@@ -182,12 +191,20 @@ def detector_fn(model: Any, spec: ModelSpec, min_score: float = 0.05) -> Any:
 # --- data -------------------------------------------------------------------------------------
 
 
-def dataset(records: Sequence[str | Path], spec: ModelSpec, batch: int, training: bool, seed: int) -> Any:
+def dataset(
+    records: Sequence[str | Path], spec: ModelSpec, batch: int, training: bool, seed: int, class_agnostic: bool = False
+) -> Any:
     """A batched ``tf.data`` pipeline of (image, targets) from OD API TFRecords, augmented when training.
 
-    Augmentation: horizontal flips, random zoom-in crops (60-100 % of the frame), brightness,
-    contrast, saturation and hue jitter.
+    Augmentation: horizontal flips, zoom in and out (crops of 60-150 % of the frame: far lights
+    get smaller), and :func:`tl_classifier.augment.photometric` (white balance, exposure, blur,
+    JPEG quality, ...).
+
+    :param class_agnostic: every box is of class 1 ("a light"), whatever its label: the
+        detector of a two-stage model only finds lights, the crop classifier tells their state.
     """
+    from tl_classifier.augment import photometric
+
     tf = import_tensorflow()
     feature = {
         "image/encoded": tf.io.FixedLenFeature([], tf.string),
@@ -203,6 +220,8 @@ def dataset(records: Sequence[str | Path], spec: ModelSpec, batch: int, training
         image = tf.cast(tf.clip_by_value(tf.image.resize(image, big, antialias=True), 0, 255), tf.uint8)
         boxes = tf.stack([tf.sparse.to_dense(ex[f"image/object/bbox/{k}"]) for k in ("ymin", "xmin", "ymax", "xmax")], axis=1)
         classes = tf.cast(tf.sparse.to_dense(ex["image/object/class/label"]), tf.int32)
+        if class_agnostic:
+            classes = tf.ones_like(classes)
         return image, boxes, classes
 
     def augment(image: Any, boxes: Any, classes: Any) -> tuple[Any, Any, Any]:
@@ -210,19 +229,20 @@ def dataset(records: Sequence[str | Path], spec: ModelSpec, batch: int, training
         flip = tf.random.uniform([]) < 0.5
         image = tf.cond(flip, lambda: tf.image.flip_left_right(image), lambda: image)
         boxes = tf.cond(flip, lambda: tf.stack([boxes[:, 0], 1 - boxes[:, 3], boxes[:, 2], 1 - boxes[:, 1]], 1), lambda: boxes)
-        scale = tf.random.uniform([], 0.6, 1.0)
-        oy, ox = tf.random.uniform([], 0, 1 - scale), tf.random.uniform([], 0, 1 - scale)
+        # zoom in (scale < 1) or out (> 1: the frame shrinks inside a grey border, lights get smaller)
+        scale = tf.exp(tf.random.uniform([], math.log(0.6), math.log(1.5)))
+        oy = tf.random.uniform([], tf.minimum(0.0, 1 - scale), tf.maximum(0.0, 1 - scale))
+        ox = tf.random.uniform([], tf.minimum(0.0, 1 - scale), tf.maximum(0.0, 1 - scale))
         crop = tf.stack([oy, ox, oy + scale, ox + scale])
-        image = tf.image.crop_and_resize(image[None], crop[None], [0], [spec.input_height, spec.input_width])[0]
+        image = tf.image.crop_and_resize(
+            image[None], crop[None], [0], [spec.input_height, spec.input_width], extrapolation_value=114.0
+        )[0]
         boxes = (boxes - tf.stack([oy, ox, oy, ox])) / scale
         centre_y, centre_x = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
         inside = (centre_y > 0) & (centre_y < 1) & (centre_x > 0) & (centre_x < 1)
         boxes, classes = tf.clip_by_value(tf.boolean_mask(boxes, inside), 0.0, 1.0), tf.boolean_mask(classes, inside)
-        image = tf.image.random_brightness(image, 40.0)
-        image = tf.image.random_contrast(image, 0.7, 1.3)
-        image = tf.image.random_saturation(image, 0.7, 1.3)
-        image = tf.image.random_hue(image, 0.02)
-        return tf.clip_by_value(image, 0.0, 255.0), boxes, classes
+        image = photometric(tf.ensure_shape(image, [spec.input_height, spec.input_width, 3]))
+        return image, boxes, classes
 
     def fit(image: Any, boxes: Any, classes: Any) -> tuple[Any, Any, Any]:
         return tf.image.resize(tf.cast(image, tf.float32), (spec.input_height, spec.input_width), antialias=True), boxes, classes

@@ -1,0 +1,81 @@
+"""The second stage: crops at the camera's resolution, the crop classifier, both stages in one exported graph."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from tl_classifier.crops import (
+    CLASSES,
+    CROP_HEIGHT,
+    CROP_WIDTH,
+    LABEL_MAP,
+    UNKNOWN_ID,
+    CropSet,
+    background_boxes,
+    build_classifier,
+    context_boxes,
+    cut_crops,
+    two_stage_fn,
+)
+from tl_classifier.export import export_detector
+from tl_classifier.model import load_model
+from tl_classifier.trainer import ModelSpec, build_model
+
+TINY = ModelSpec(num_classes=1, input_height=64, input_width=96, alpha=0.35, channels=16, max_detections=5)
+
+
+def test_context_boxes_grow_each_side():
+    np.testing.assert_allclose(context_boxes(np.array([[0.2, 0.4, 0.6, 0.5]]), 0.25), [[0.1, 0.375, 0.7, 0.525]])
+
+
+def test_crops_come_from_the_full_resolution_frame():
+    """A 6x15-pixel red lamp in a 1368x1096 frame fills its crop: nothing of it is lost to a downscaled frame."""
+    import tensorflow as tf
+
+    frame = np.zeros((1096, 1368, 3), np.float32)
+    frame[500:515, 700:706] = (255, 0, 0)
+    box = np.array([[500 / 1096, 700 / 1368, 515 / 1096, 706 / 1368]], np.float32)
+    crop = cut_crops(tf.constant(frame[None]), box).numpy()[0]
+    assert crop.shape == (CROP_HEIGHT, CROP_WIDTH, 3)
+    inner = crop[16:48, 8:24]  # the box itself, inside its context
+    assert inner[..., 0].mean() > 200 and inner[..., 1].mean() < 30
+
+
+def test_background_boxes_avoid_the_lights():
+    truth = np.array([[0.2, 0.2, 0.5, 0.3]], np.float32)
+    boxes = background_boxes(truth, np.random.default_rng(0), 30, aspect=0.75)
+    assert len(boxes) == 30 and ((boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])).all()
+    overlap = np.minimum(boxes[:, 2], 0.5) - np.maximum(boxes[:, 0], 0.2)
+    overlap_x = np.minimum(boxes[:, 3], 0.3) - np.maximum(boxes[:, 1], 0.2)
+    assert not ((overlap > 0.05) & (overlap_x > 0.05)).any()
+    joined = CropSet.join(
+        [
+            CropSet(np.zeros((2, 64, 32, 3), np.uint8), np.array([0, 2])),
+            CropSet(np.zeros((1, 64, 32, 3), np.uint8), np.array([2])),
+        ]
+    )
+    assert joined.counts() == {"background": 1, "Green": 0, "Red": 2, "Yellow": 0, "off": 0}
+
+
+def test_two_stages_in_one_exported_graph(tmp_path: Path):
+    """Real (untrained) networks exported as one graph: the OD API's outputs, classes from the crop classifier."""
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(0)
+    detector, classifier = build_model(TINY), build_classifier(8)
+    module = tf.Module()
+    module.detector, module.classifier = detector, classifier
+    out = export_detector(two_stage_fn(detector, TINY, classifier, min_score=0.0), tmp_path / "m", LABEL_MAP, trackable=module)
+    frame = np.random.default_rng(1).integers(0, 255, (1096, 1368, 3), dtype=np.uint8)
+    answers = []
+    for path in (out, out / "saved_model"):
+        model = load_model(path)
+        assert model.label_map.names == LABEL_MAP.names
+        boxes, scores, classes = model.raw(frame)
+        assert len(scores) == TINY.max_detections and ((classes >= 1) & (classes <= UNKNOWN_ID)).all()
+        assert (np.diff(scores) <= 1e-6).all() and ((boxes >= 0) & (boxes <= 1)).all()
+        answers.append((boxes, scores, classes))
+    np.testing.assert_allclose(answers[0][1], answers[1][1], atol=1e-5)  # frozen graph == SavedModel
+    assert len(CLASSES) == classifier.output_shape[-1]

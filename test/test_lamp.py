@@ -1,0 +1,65 @@
+"""The lamp-colour check on real lights: a GREEN over a red lamp is not trusted, a real GREEN always is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from realdata import ROS_RACERS, read_rgb
+
+from tl_classifier.dataset import Problems, read_annotations
+from tl_classifier.detection import Detection
+from tl_classifier.lamp import CONTRADICTED, check_colours, contradicts, lamp_colour
+from tl_classifier.states import State, state_from_label
+
+SOURCES = {
+    "ros-racers sim": ROS_RACERS / "data/images_sim",
+    "ros-racers car (overcast)": ROS_RACERS / "data/images_real",
+    "mistermi87 car (overcast)": Path("mistermi87/rosbag_data"),
+    "sdcnd car (sunny)": Path("dataset-sdcnd-capstone/real_training_data/real_data_annotations.yaml"),
+}
+
+
+def boxes_of(realdata: Path, source: Path, state: State) -> list[tuple[np.ndarray, Detection]]:
+    path = source if source.is_absolute() else realdata / source
+    out = []
+    for e in read_annotations([path], "labels", Problems(out=lambda _: None)):
+        lights = [b for b in e.boxes if state_from_label(b.label) == state]
+        if lights and e.image.is_file():
+            rgb = read_rgb(e.image)
+            out += [(rgb, Detection(State.GREEN, "Green", 1, 0.9, int(b.xmin), int(b.ymin), int(b.xmax), int(b.ymax)))
+                    for b in lights]  # fmt: skip
+    return out
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_no_real_green_light_is_contradicted(realdata: Path, source: str):
+    greens = boxes_of(realdata, SOURCES[source], State.GREEN)
+    assert greens
+    wrong = [d for rgb, d in greens if contradicts(d.state, lamp_colour(rgb, d))]
+    assert not wrong, f"{len(wrong)} of {len(greens)} real GREEN lights called red by the lamp check"
+
+
+@pytest.mark.parametrize(("source", "least"), [("ros-racers sim", 1.0), ("sdcnd car (sunny)", 1.0)])
+def test_a_red_lamp_called_green_is_not_trusted(realdata: Path, source: str, least: float):
+    """Every red lamp of the simulator and the sunny site, if a model called it GREEN, would be made UNKNOWN."""
+    reds = boxes_of(realdata, SOURCES[source], State.RED)
+    caught = [d for rgb, d in reds if check_colours(rgb, [d])[0].state == State.UNKNOWN]
+    assert len(caught) >= least * len(reds), f"{len(caught)} of {len(reds)}"
+    rgb, d = reds[0]
+    checked = check_colours(rgb, [d])[0]
+    assert checked.label == CONTRADICTED and checked.score == d.score and checked.xmin == d.xmin
+
+
+def test_the_site_lights_orange_housing_is_no_red_lamp():
+    """The overcast site's light: orange-yellow housing (hue 5-30), lit green lamp nearly white-cyan."""
+    crop = np.zeros((60, 24, 3), np.uint8)
+    crop[:] = (235, 150, 40)  # bright orange housing
+    crop[40:56, 4:20] = (170, 255, 240)  # the lit green lamp, pale
+    d = Detection(State.GREEN, "Green", 1, 0.9, 0, 0, 24, 60)
+    assert not contradicts(d.state, lamp_colour(crop, d))
+    crop[4:20, 4:20] = (255, 20, 20)  # now the top lamp is lit red too, and larger than the green one
+    crop[40:56, 4:20] = (40, 40, 40)
+    assert contradicts(d.state, lamp_colour(crop, d))
+    assert not contradicts(State.RED, lamp_colour(crop, d))  # only GREEN is checked: a RED over green is the safe error
