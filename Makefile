@@ -23,7 +23,7 @@ APT_PACKAGES := ros-core-dev catkin python3-catkin-pkg python3-rospy python3-ros
   python3-roslaunch python3-cv-bridge python3-sensor-msgs python3-std-msgs python3-diagnostic-msgs \
   python3-diagnostic-updater rosbash ros-image-view python3-venv python3-yaml cmake g++ make
 
-.PHONY: build demo test lint unit rostest clean distclean default-model default-model-data loro report FORCE
+.PHONY: build demo test lint unit rostest clean distclean default-model default-model-data loro report benchmarks help FORCE
 
 # --- 1. Debian packages: ROS 1 (Noetic-era 1.15/1.16) --------------------------
 $(STAMPS)/apt: Makefile
@@ -58,38 +58,41 @@ $(STAMPS)/build: $(STAMPS)/venv CMakeLists.txt package.xml setup.py $(wildcard m
 	  -DCMAKE_BUILD_TYPE=Release > build.log 2>&1 || { tail -30 build.log; exit 1; }
 	@touch $@
 
-build: $(STAMPS)/build
+build: $(STAMPS)/build  ## install what is missing and build the workspace (the default)
+
+help:  ## this list
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 22
 
 # --- the main job ----------------------------------------------------------------
 demo/sample.bag: $(STAMPS)/build tl_classifier/synth.py
 	./env.sh rosrun tl_classifier synthesize $@ --overwrite
 
-demo: demo/sample.bag
+demo: demo/sample.bag  ## play a sample bag into classify.launch and print the states
 	./env.sh rosrun tl_classifier demo $(ROOT)/demo/sample.bag
 
 # --- tests -------------------------------------------------------------------------
-lint: $(STAMPS)/venv
+lint: $(STAMPS)/venv  ## ruff check and format --check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-unit: $(STAMPS)/build
+unit: $(STAMPS)/build  ## pytest
 	@mkdir -p $(WS)/test_results
 	./env.sh python -m pytest test -q -p no:cacheprovider --junitxml=$(WS)/test_results/pytest.xml
 
-rostest: $(STAMPS)/build
+rostest: $(STAMPS)/build  ## every test/*.test under rostest
 	@rm -rf $(WS)/build/test_results
 	@echo "make: rostest (catkin_make run_tests; log: $(WS)/rostest.log)"
 	@# -j1: one .test at a time, so timing-sensitive tests do not share the two cores with each other
 	@cd $(WS) && TF_CPP_MIN_LOG_LEVEL=0 TF_ENABLE_ONEDNN_OPTS=1 ../env.sh catkin_make run_tests -j1 > rostest.log 2>&1 || { tail -40 rostest.log; exit 1; }
 	@grep -E '^\[ROSTEST\]|^\[Testcase|SUMMARY|^ \* RESULT|^ \* TESTS|^ \* ERRORS|^ \* FAILURES' $(WS)/rostest.log || true
 
-test: lint rostest unit
+test: lint rostest unit  ## everything CI runs, then one summary line
 	@./env.sh python test/summary.py $(WS)/build/test_results $(WS)/test_results/pytest.xml
 
-clean:
+clean:  ## drop the build (keeps .venv)
 	rm -rf $(WS)/build $(WS)/devel $(STAMPS)/build demo
 
-distclean:
+distclean:  ## drop the build and .venv
 	rm -rf $(WS) $(VENV) demo
 
 FORCE:
@@ -103,7 +106,7 @@ TRAIN_SETTINGS := --two_stage --input_size 384x288 --epochs 40 --steps_per_epoch
 RECORD = ./env.sh rosrun tl_classifier create_tf_record --no_progress --label_map_path=$(TD)/label_map.pbtxt --label_mapping=states --overwrite
 
 # One record per source (and its summary, .record.json), from the real data and synthetic frames.
-default-model-data: $(STAMPS)/build
+default-model-data: $(STAMPS)/build  ## the training records, one per source
 	mkdir -p $(TD)
 	cp $(REALDATA)/labelmaps/alex-lechner/data/udacity_label_map.pbtxt $(TD)/label_map.pbtxt
 	test -d $(TD)/synth_sim || ./env.sh rosrun tl_classifier synthesize $(TD)/synth_sim --count 240 --lights 3 --voc --states red,yellow,green,off,unknown
@@ -119,7 +122,7 @@ default-model-data: $(STAMPS)/build
 	$(RECORD) --output_path=$(TD)/dominikma.record --data_dir=$(REALDATA)/dominikma/vott-json-export/SimData-export.json
 
 # Every record but the _val ones, which choose the score threshold. Resumable: run it again after an interruption.
-default-model: default-model-data
+default-model: default-model-data  ## retrain models/default (~20 min on 2 cores), then make report
 	./env.sh rosrun tl_classifier train builtin --train_record $(addprefix $(TD)/,$(addsuffix .record,synth racers_sim racers_real mistermi87 sdcnd_real sdcnd_sim dominikma)) \
 	  --val_record $(TD)/racers_sim_val.record $(TD)/racers_real_val.record --label_map $(TD)/label_map.pbtxt \
 	  --model_dir $(TD)/work --export_dir models/default $(TRAIN_SETTINGS) --overwrite
@@ -128,7 +131,7 @@ default-model: default-model-data
 
 # Leave one recording out (docs/leave_one_out.py says which records make up each recording): a model trained
 # without each real recording, evaluated on it, into docs/report/loro.json; about 10 minutes per recording on 2 cores.
-loro: default-model-data
+loro: default-model-data  ## leave one recording out (~10 min per recording)
 	./env.sh python docs/leave_one_out.py
 
 # --- the project's written report (docs/REPORT.md), from the current models -----------------
@@ -137,7 +140,10 @@ loro: default-model-data
 REPORT_DATA := --data sim_val=$(RACERS)/data/images_sim_val --data sim_test=$(RACERS)/test_images_sim \
   --data car_val=$(RACERS)/data/images_real_val --data car_test=$(RACERS)/test_images_real \
   --group sim_rosracers=sim_val,sim_test --group car_overcast=car_val,car_test
-report: $(STAMPS)/build
+report: $(STAMPS)/build  ## evaluate the shipped models; write docs/report/ and docs/REPORT.md
 	./env.sh rosrun tl_classifier evaluate --model models/default --model models/colour_baseline $(REPORT_DATA) \
 	  --out docs/report --overwrite
 	./env.sh python docs/build_report.py --metrics docs/report/metrics.json --out docs/REPORT.md
+
+benchmarks: $(STAMPS)/venv  ## write docs/BENCHMARKS.md from bench/results/*.json
+	./env.sh python docs/build_benchmarks.py

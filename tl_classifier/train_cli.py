@@ -5,7 +5,7 @@
     rosrun tl_classifier train run --pipeline pipeline.config --model_dir training/ --export_dir models/mine
 
 ``configure`` works whether or not the OD API is installed.  ``run`` needs the
-OD API (it is not on the package index; see README) and says so in one line,
+OD API (installed apart; see docs/training.md) and says so in one line,
 before anything else happens, where it is missing.
 """
 
@@ -33,7 +33,7 @@ from tl_classifier.pipeline_config import (
 )
 
 OD_API_MISSING = (
-    "the TensorFlow Object Detection API is not installed in this environment (it is not on the package index): "
+    "the TensorFlow Object Detection API is not installed in this environment (it trains only with TensorFlow <= 2.15): "
     "install it from the tensorflow/models repository (research/object_detection, `pip install .` after protoc), "
     "then run this again inside ./env.sh"
 )

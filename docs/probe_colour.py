@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""What did a model learn instead of the lamp's colour?  Two interventions on real frames show it.
+
+    ./env.sh python docs/probe_colour.py --model old=PATH --model new=PATH --data sdcnd_sim=YAML [--out docs/report]
+
+* **Lamp greyed out**: on the RED frames a model reads as GREEN, the lit pixels inside
+  its GREEN boxes are painted the grey of the unlit housing.  A model that reads the
+  lamp can then no longer say GREEN there; one that still does never looked at it.
+* **Red and green swapped**: on the RED frames a model reads right, the frame's R and G
+  channels are swapped (a red lamp becomes green, nothing else moves).  A model that
+  reads colour must now say GREEN; one that still says RED reads something else (where
+  the lit lamp sits in the housing, the scene).
+
+Writes ``probe.json`` and ``probe.png`` (examples: each frame as it is and after each
+intervention, with the model's state) into ``--out``; docs/build_report.py shows them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from tl_classifier.dataset import Problems
+from tl_classifier.evaluate import load_frames
+from tl_classifier.lamp import LIT_MIN_SATURATION, LIT_MIN_VALUE
+from tl_classifier.model import load_model
+from tl_classifier.states import State
+
+
+def grey_lamps(rgb: np.ndarray, boxes: list) -> np.ndarray:
+    """The frame with the lit pixels inside ``boxes`` painted the median colour of the box's unlit pixels."""
+    import cv2
+
+    out = rgb.copy()
+    for d in boxes:
+        crop = out[max(0, d.ymin) : d.ymax, max(0, d.xmin) : d.xmax]
+        if not crop.size:
+            continue
+        hsv = cv2.cvtColor(crop, cv2.COLOR_RGB2HSV)
+        lit = (hsv[..., 2] >= LIT_MIN_VALUE * 0.75) & (hsv[..., 1] >= LIT_MIN_SATURATION * 0.75)
+        lit = cv2.dilate(lit.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        if lit.all() or not lit.any():
+            continue
+        crop[lit] = np.median(crop[~lit], axis=0).astype(np.uint8)
+    return out
+
+
+def window(rgb: np.ndarray, boxes: list) -> tuple[int, int, int, int]:
+    """A part of the frame around ``boxes`` (x0, y0, x1, y1), large enough to see them: far lights are a few pixels."""
+    h, w = rgb.shape[:2]
+    x0, y0 = min(d.xmin for d in boxes), min(d.ymin for d in boxes)
+    x1, y1 = max(d.xmax for d in boxes), max(d.ymax for d in boxes)
+    cx, cy, half = (x0 + x1) // 2, (y0 + y1) // 2, max(x1 - x0, y1 - y0, 60)
+    return max(0, cx - 2 * half), max(0, cy - half * 3 // 2), min(w, cx + 2 * half), min(h, cy + half * 3 // 2)
+
+
+def probe(model: object, frames: list) -> dict:
+    greyed, swapped, examples = [], [], []
+    for f in frames:
+        if f.truth != State.RED:
+            continue
+        rgb = f.rgb()
+        r = model.detect(rgb)
+        if r.state == State.GREEN:
+            greens = [d for d in r.detections if d.state == State.GREEN]
+            after = model.detect(grey_lamps(rgb, greens)).state
+            greyed.append({"frame": f.name, "after": after.name})
+            examples.append(("greyed", f.name, rgb, r.state, grey_lamps(rgb, greens), after, window(rgb, greens)))
+        elif r.state == State.RED:
+            after = model.detect(np.ascontiguousarray(rgb[..., [1, 0, 2]])).state
+            swapped.append({"frame": f.name, "after": after.name})
+            examples.append(("swapped", f.name, rgb, r.state, np.ascontiguousarray(rgb[..., [1, 0, 2]]), after, None))
+    count = lambda xs, s: sum(x["after"] == s for x in xs)  # noqa: E731
+    return {
+        "red_frames": sum(f.truth == State.RED for f in frames),
+        "red_read_as_green": len(greyed),
+        "still_green_with_the_lamp_greyed": count(greyed, "GREEN"),
+        "red_read_right": len(swapped),
+        "still_red_with_red_and_green_swapped": count(swapped, "RED"),
+        "green_with_red_and_green_swapped": count(swapped, "GREEN"),
+        "greyed": greyed,
+        "swapped": swapped,
+        "_examples": examples,
+    }
+
+
+def figure(results: dict, path: Path) -> None:
+    from tl_classifier.draw import pyplot
+
+    plt = pyplot()
+    picks = []
+    for name, r in results.items():
+        for kind in ("greyed", "swapped"):
+            picks += [(name, e) for e in r["_examples"] if e[0] == kind][:2]
+    if not picks:
+        return
+    fig, axes = plt.subplots(len(picks), 2, figsize=(7, 2.6 * len(picks)), dpi=90)
+    axes = np.atleast_2d(axes)
+    what = {"greyed": "lit lamp greyed out", "swapped": "red and green swapped"}
+    for row, (name, (kind, frame, before, s0, after, s1, win)) in zip(axes, picks, strict=True):
+        x0, y0, x1, y1 = win or (0, 0, before.shape[1], before.shape[0])
+        for ax, img, text in ((row[0], before, f"{name}: {s0.name}"), (row[1], after, f"{what[kind]}: {name} says {s1.name}")):
+            ax.imshow(img[y0:y1, x0:x1], interpolation="nearest")
+            ax.set_title(text, fontsize=9)
+            ax.axis("off")
+        row[0].text(0, -0.02, frame, transform=row[0].transAxes, fontsize=6, va="top")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="probe_colour", description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", action="append", required=True, metavar="NAME=PATH")
+    p.add_argument("--data", required=True, metavar="NAME=PATH", help="real frames with RED lights the models did not see")
+    p.add_argument("--out", default="docs/report")
+    a = p.parse_args(argv)
+    data_name, data_path = a.data.split("=", 1)
+    models = dict(spec.split("=", 1) for spec in a.model)
+    first = load_model(next(iter(models.values())))
+    frames = load_frames(Path(data_path), Problems(out=lambda _: None), first.label_map)
+    results = {name: probe(load_model(path), frames) for name, path in models.items()}
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    figure(results, out / "probe.png")
+    public = {n: {k: v for k, v in r.items() if not k.startswith("_")} for n, r in results.items()}
+    text = {"data": {"name": data_name, "path": data_path}, "models": models, "results": public, "figure": "probe.png"}
+    (out / "probe.json").write_text(json.dumps(text, indent=2) + "\n", encoding="utf-8")
+    for n, r in public.items():
+        print(
+            f"{n}: {r['red_read_as_green']} of {r['red_frames']} RED frames read as GREEN, "
+            f"{r['still_green_with_the_lamp_greyed']} still GREEN with the lamp greyed out; "
+            f"{r['red_read_right']} read RED, {r['still_red_with_red_and_green_swapped']} still RED with red and green swapped"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

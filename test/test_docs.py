@@ -1,0 +1,61 @@
+"""The documentation says what the code does: launch arguments, parameters, generated pages, links."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+from defusedxml import ElementTree
+
+from tl_classifier.params import NodeParams
+
+ROOT = Path(__file__).resolve().parent.parent
+NODE_DOC = (ROOT / "docs/node.md").read_text()
+
+
+def documented_arguments() -> set[str]:
+    """The names in the first column of docs/node.md's launch-argument table."""
+    table = NODE_DOC.split("## Launch arguments", 1)[1].split("\n## ", 1)[0]
+    names = set()
+    for line in table.splitlines():
+        if line.startswith("| `"):
+            names |= set(re.findall(r"`([a-z_]+)`", line.split("|")[1]))
+    return names
+
+
+def test_documented_launch_arguments_are_classify_launchs():
+    launch = ElementTree.parse(ROOT / "launch/classify.launch").getroot()
+    arguments = {a.get("name") for a in launch.iter("arg")}
+    assert documented_arguments() == arguments
+
+
+def test_every_node_parameter_is_set_by_the_launch_file_or_documented():
+    launch = ElementTree.parse(ROOT / "launch/classify.launch").getroot()
+    params = {p.get("name") for p in launch.iter("param")}
+    fields = {f.name for f in dataclasses.fields(NodeParams)}
+    assert params <= fields, f"classify.launch sets parameters the node does not read: {params - fields}"
+    for name in fields - params:  # read by the node but not set by the launch file: said in the text
+        assert f"`~{name}`" in NODE_DOC, f"~{name} is not documented in docs/node.md"
+
+
+def test_readme_is_short_and_its_links_exist():
+    text = (ROOT / "README.md").read_text()
+    assert len(text.encode()) < 10_000
+    links = re.findall(r"\]\(([^)#]+)\)", text)
+    assert links and all((ROOT / link).exists() for link in links), [x for x in links if not (ROOT / x).exists()]
+
+
+def test_doc_pages_link_to_what_exists():
+    for page in (ROOT / "docs").glob("*.md"):
+        for link in re.findall(r"\]\(([^)#:]+)\)", page.read_text()):
+            assert (page.parent / link).exists(), f"{page.name} links to {link}, which does not exist"
+
+
+def test_benchmarks_page_is_generated_from_the_results():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("build_benchmarks", ROOT / "docs/build_benchmarks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert (ROOT / "docs/BENCHMARKS.md").read_text() == module.build(), "docs/BENCHMARKS.md is out of date: make benchmarks"
