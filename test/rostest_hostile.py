@@ -73,6 +73,8 @@ class TestHostileStream(unittest.TestCase):
             )
         cls.diagnostics = []
         rospy.Subscriber("/diagnostics", DiagnosticArray, cls._diag, queue_size=100)
+        # someone watches the debug image: the odd frames are drawn too, and drawing must not end the node either
+        cls.debug = rospy.Subscriber("/tl_raw/debug_image", Image, lambda _: None, queue_size=1)
         cls.states = StateListener("/traffic_light_state")
         cls.cstates = StateListener("/traffic_light_state_compressed")
         cls.pub = rospy.Publisher("/image_color", Image, queue_size=10)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import rospy
 from sensor_msgs.msg import CompressedImage, Image
 
-from tl_classifier.classify import FrameClassifier, FrameFailed, Health, ModelBroken, failure_kind
+from tl_classifier.classify import FrameClassifier, Health, ModelBroken, failure_kind
 from tl_classifier.detection import FrameResult, TemporalFilter
 from tl_classifier.draw import draw_result
 from tl_classifier.errors import ImageError, TLClassifierError, first_line
@@ -164,14 +164,19 @@ class ClassifierNode:
             self._die(err)
 
     def _process_guarded(self, frame: _Frame) -> None:
-        """Process one frame; a failure of this frame is counted and logged, and the worker goes on."""
+        """Process one frame; whatever goes wrong with it is counted and logged, and the worker goes on.
+
+        Only a model that fails on its start-up frame too (:class:`ModelBroken`) stops the node:
+        no later frame could be classified.  Anything else raised while handling one frame
+        (decoding, conversion, the model, drawing the debug image) is that frame's failure;
+        should it repeat on every frame, the watchdog reports ERROR in /diagnostics and the log
+        says it once per ``log_period``, so the node is never silently deaf.
+        """
         try:
             self.process(frame)
-        except (FrameFailed, ImageError) as err:
-            self._frame_failed(frame, err)
         except ModelBroken:
             raise
-        except TLClassifierError as err:  # a library error about this frame's data
+        except Exception as err:
             self._frame_failed(frame, err)
 
     def _frame_failed(self, frame: _Frame, err: Exception) -> None:
@@ -212,7 +217,7 @@ class ClassifierNode:
     def process(self, frame: _Frame) -> None:
         """Classify one frame and publish its state (and the debug image if anyone listens).
 
-        :raises FrameFailed, ImageError: if this frame cannot be classified.
+        :raises FrameFailed, ImageError: if this frame cannot be classified (or anything else about this frame).
         :raises ModelBroken: if the model no longer works at all.
         """
         msg = self._decode(frame)
