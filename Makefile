@@ -23,7 +23,7 @@ APT_PACKAGES := ros-core-dev catkin python3-catkin-pkg python3-rospy python3-ros
   python3-roslaunch python3-cv-bridge python3-sensor-msgs python3-std-msgs python3-diagnostic-msgs \
   python3-diagnostic-updater rosbash ros-image-view python3-venv python3-yaml cmake g++ make
 
-.PHONY: build demo test lint unit rostest clean distclean default-model default-model-data loro report benchmarks help FORCE
+.PHONY: build demo test lint unit rostest clean distclean default-model default-model-data loro probe report benchmarks help FORCE
 
 # --- 1. Debian packages: ROS 1 (Noetic-era 1.15/1.16) --------------------------
 $(STAMPS)/apt: Makefile
@@ -147,3 +147,12 @@ report: $(STAMPS)/build  ## evaluate the shipped models; write docs/report/ and 
 
 benchmarks: $(STAMPS)/venv  ## write docs/BENCHMARKS.md from bench/results/*.json
 	./env.sh python docs/build_benchmarks.py
+
+# What the one-stage model before this one had learnt (docs/probe_colour.py): it and the model trained without
+# sdcnd's simulator drives (make loro), probed on those drives; into docs/report/probe.json and probe.png.
+PROBE_OLD := 36eabcd
+probe: $(STAMPS)/build  ## the colour probe of docs/REPORT.md (needs make loro first)
+	rm -rf $(WS)/old_default && mkdir -p $(WS)/old_default
+	for f in frozen_inference_graph.pb label_map.pbtxt model.json; do git show $(PROBE_OLD):models/default/$$f > $(WS)/old_default/$$f; done
+	./env.sh python docs/probe_colour.py --model one_stage_before=$(WS)/old_default --model two_stage_without_sim_sdcnd=$(WS)/loro/sim_sdcnd/model \
+	  --data sim_sdcnd=$(SDCND)/sim_training_data/sim_data_annotations.yaml --out docs/report

@@ -59,6 +59,12 @@ def node_latency(b: dict) -> list[str]:
              f"p99 / inference period, goal < {g['p99_periods_max_at_30hz']} at 30 Hz"],
             rows,
         )  # fmt: skip
+        if b.get("worker_steps_ms"):
+            out += ["", "Where a frame's time goes in the node's worker (median ms, measured in the same run):", ""]
+            out += _table(["step", "ms"], [[k, f"{v:.3f}"] for k, v in b["worker_steps_ms"].items()])
+            out += ["", "What the node adds beyond the model is the transport of the frame (rospy's TCP, the bare-transport "
+                    "rows) and the hand-off from the subscriber's thread to the worker; the worker's own steps around the "
+                    "model cost the figures above."]  # fmt: skip
     else:  # the earlier layout: the node against bare inference only
         rows = [[f"{r['rate_hz']:g} Hz", r["frames_sent"], r["states_received"], r["frames_dropped"], _ms(r["latency_median_ms"]),
                  _ms(r["latency_p99_ms"]), f"{r['ratio_median_to_bare']:.2f}x", f"{r['p99_in_inference_periods']:.2f}"]

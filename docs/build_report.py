@@ -52,6 +52,38 @@ def _confusion_sum(results: list[dict]) -> dict:
     return state_metrics(truth, said)
 
 
+def _probe_section(report_dir: str) -> list[str]:
+    """What a model learnt instead of the lamp's colour (docs/report/probe.json, from docs/probe_colour.py)."""
+    path = ROOT / "docs" / "report" / "probe.json"
+    if not path.is_file():
+        return []
+    probe = json.loads(path.read_text())
+    rows = []
+    for name, r in probe["results"].items():
+        rows.append([f"`{name}`", f"`{probe['models'][name]}`", f"**{r['red_read_as_green']}** of {r['red_frames']}",
+                     f"{r['still_green_with_the_lamp_greyed']} of {r['red_read_as_green']}", r["red_read_right"],
+                     f"{r['still_red_with_red_and_green_swapped']} of {r['red_read_right']}"])  # fmt: skip
+    header = ["model", "path", "RED read as GREEN", "still GREEN, lamp greyed out", "RED read right",
+              "still RED, red and green swapped"]  # fmt: skip
+    return [
+        "### What the model before this one had learnt instead of the lamp's colour",
+        "",
+        f"On the RED frames of `{probe['data']['name']}` (`{probe['data']['path']}`), a recording neither model below was "
+        "trained on, two interventions (docs/probe_colour.py): where a model reads RED as GREEN, the lit pixels inside its "
+        "GREEN boxes are painted the grey of the housing (a model that reads the lamp cannot keep saying GREEN); where it "
+        "reads RED right, the frame's red and green channels are swapped (a model that reads colour must stop saying RED).",
+        "",
+        *table(header, rows),
+        "",
+        "A model that keeps its answer when the lamp is gone, or when red and green trade places, reads something else: "
+        "the light's shape and where it hangs in the scene. That is why the default model now classifies each light from "
+        "its own crop, trains with the colours of other recordings, and has its GREEN checked against the lamp.",
+        "",
+        f"![each frame as it is and after the intervention]({report_dir}/{probe['figure']})",
+        "",
+    ]
+
+
 def _held_out_section(report_dir: str) -> list[str]:
     """Leave one recording out (docs/report/loro.json, from `make loro`): the figures a new track can expect."""
     path = ROOT / "docs" / "report" / "loro.json"
@@ -216,6 +248,7 @@ def build(metrics: dict, report_dir: str) -> str:
         f"{metrics['iou_threshold']:g}; mAP is the mean of the per-state APs, *any light* ignores the state.",
         "",
         *_held_out_section(report_dir),
+        *_probe_section(report_dir),
         "### In distribution: frames of recordings the shipped models were trained on",
         "",
         "These frames were not trained on (except where section 2 says so), but their recordings were: "
