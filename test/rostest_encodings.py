@@ -11,11 +11,11 @@ from pathlib import Path
 
 import rospy
 import rostest
-from sensor_msgs.msg import CompressedImage, Image
+from sensor_msgs.msg import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from realdata import sim_frames
-from rostest_support import StateListener, send, wait_for_subscriber
+from rostest_support import raw_and_compressed, send
 
 from tl_classifier.ros.convert import rgb_to_compressed, rgb_to_image
 from tl_classifier.states import State
@@ -28,12 +28,7 @@ class TestEncodings(unittest.TestCase):
     def setUpClass(cls):
         rospy.init_node("test_encodings")
         cls.frames = sim_frames()
-        cls.states = StateListener("/traffic_light_state")
-        cls.compressed_states = StateListener("/traffic_light_state_compressed")
-        cls.pub = rospy.Publisher("/image_color", Image, queue_size=1)
-        cls.cpub = rospy.Publisher("/image_color/compressed", CompressedImage, queue_size=1)
-        wait_for_subscriber(cls.pub)
-        wait_for_subscriber(cls.cpub)
+        cls.pub, cls.cpub, cls.states, cls.compressed_states = raw_and_compressed()
 
     def run_colours(self, make, pub, listener, expect_colour=True):
         """Three frames of each colour in turn; raw state every frame, filtered state after two."""

@@ -23,7 +23,7 @@ from sensor_msgs.msg import CompressedImage, Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from realdata import sim_frames
-from rostest_support import StateListener, send, wait_for_subscriber
+from rostest_support import raw_and_compressed, send
 
 from tl_classifier.ros.convert import rgb_to_compressed, rgb_to_image
 from tl_classifier.states import State
@@ -75,12 +75,7 @@ class TestHostileStream(unittest.TestCase):
         rospy.Subscriber("/diagnostics", DiagnosticArray, cls._diag, queue_size=100)
         # someone watches the debug image: the odd frames are drawn too, and drawing must not end the node either
         cls.debug = rospy.Subscriber("/tl_raw/debug_image", Image, lambda _: None, queue_size=1)
-        cls.states = StateListener("/traffic_light_state")
-        cls.cstates = StateListener("/traffic_light_state_compressed")
-        cls.pub = rospy.Publisher("/image_color", Image, queue_size=10)
-        cls.cpub = rospy.Publisher("/image_color/compressed", CompressedImage, queue_size=10)
-        wait_for_subscriber(cls.pub)
-        wait_for_subscriber(cls.cpub)
+        cls.pub, cls.cpub, cls.states, cls.cstates = raw_and_compressed(queue_size=10)
         cls.red = sim_frames()["red"][0]
         cls.jpeg = rgb_to_compressed(cls.red, "jpeg").data
         cls.png = rgb_to_compressed(cls.red, "png").data

@@ -54,6 +54,20 @@ class StateListener:
         raise AssertionError(f"no state for the frame stamped {stamp.to_sec():.3f} within {timeout} s")
 
 
+def raw_and_compressed(queue_size: int = 1) -> tuple[rospy.Publisher, rospy.Publisher, StateListener, StateListener]:
+    """Publishers of /image_color and /image_color/compressed, and listeners of the states of the two nodes that read
+    them (/traffic_light_state, /traffic_light_state_compressed), returned once both nodes have subscribed."""
+    from sensor_msgs.msg import CompressedImage, Image
+
+    states = StateListener("/traffic_light_state")
+    compressed_states = StateListener("/traffic_light_state_compressed")
+    pub = rospy.Publisher("/image_color", Image, queue_size=queue_size)
+    cpub = rospy.Publisher("/image_color/compressed", CompressedImage, queue_size=queue_size)
+    wait_for_subscriber(pub)
+    wait_for_subscriber(cpub)
+    return pub, cpub, states, compressed_states
+
+
 def send(pub: rospy.Publisher, msg, listener: StateListener, frame_id: str = "camera") -> TrafficLightState:
     """Publish one frame with a fresh stamp and return the state published for it."""
     msg.header.stamp = rospy.Time.now()
