@@ -72,6 +72,7 @@ class TestHostileStream(unittest.TestCase):
                 )
             )
         cls.diagnostics = []
+        cls.handled = {}  # camera topic -> (received, frames failed + processed), from /diagnostics
         rospy.Subscriber("/diagnostics", DiagnosticArray, cls._diag, queue_size=100)
         # someone watches the debug image: the odd frames are drawn too, and drawing must not end the node either
         cls.debug = rospy.Subscriber("/tl_raw/debug_image", Image, lambda _: None, queue_size=1)
@@ -83,9 +84,12 @@ class TestHostileStream(unittest.TestCase):
     @classmethod
     def _diag(cls, array):
         for status in array.status:
-            if "Traffic light classifier" in status.name and "/image_color)" in status.message:
+            if "Traffic light classifier" in status.name:
                 values = {kv.key: kv.value for kv in status.values}
-                cls.diagnostics.append((time.monotonic(), status.level, status.message, values))
+                count = int(values["frames_failed"]) + int(values["frames_processed"])
+                cls.handled[values["camera_topic"]] = (time.monotonic(), count)
+                if values["camera_topic"] == "/image_color":
+                    cls.diagnostics.append((time.monotonic(), status.level, status.message, values))
 
     @classmethod
     def tearDownClass(cls):
@@ -97,10 +101,25 @@ class TestHostileStream(unittest.TestCase):
         self.assertEqual(State(out.raw_state), State.RED)
 
     def feed(self, bad, pub, listener, make):
+        """A bad frame, counted by the node (failed or processed), then a good one whose state must come back."""
+        topic = pub.resolved_name
+        before = self.wait_handled(topic)  # every frame sent so far, counted
         bad.header.stamp = rospy.Time.now()
         pub.publish(bad)
-        time.sleep(0.3)  # the worker takes it alone, so that the good frame does not replace it unseen
+        self.wait_handled(topic, above=before)  # taken alone, so that the good frame cannot replace it unseen
         self.alive(pub, listener, make)
+
+    def wait_handled(self, topic, above=None, timeout=30.0):
+        """The node's count of frames handled on ``topic``, from diagnostics published after this call
+        (so that it counts every frame handled before it), and above ``above`` if given."""
+        since = time.monotonic()
+        deadline = since + timeout
+        while time.monotonic() < deadline:
+            when, count = self.handled.get(topic, (0.0, -1))
+            if when > since and (above is None or count > above):
+                return count
+            time.sleep(0.05)
+        raise AssertionError(f"the node on {topic} did not count the frame within {timeout} s")
 
     def latest(self, key):
         time.sleep(1.2)  # diagnostics come every 0.5 s

@@ -229,10 +229,10 @@ class ClassifierNode:
                 return
         rgb = image_to_rgb(msg)
         result, state = self.classifier.classify(rgb)
-        self.state_pub.publish(result_to_msg(result, state, msg.header))
         now = time.monotonic()
-        self.stats.processed += 1
+        self.stats.processed += 1  # counted before it is published: whoever has the state sees it counted
         self.health.classified()
+        self.state_pub.publish(result_to_msg(result, state, msg.header))
         self.stats.inference.append(result.inference_time)
         self.stats.latency.append(now - frame.received)
         self.stats.done_at.append(now)
