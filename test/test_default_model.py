@@ -6,6 +6,7 @@ import importlib.util
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from realdata import REALDATA, ROS_RACERS
 
@@ -84,7 +85,10 @@ def test_the_report_shows_what_the_shipped_model_does(fresh):
     """docs/report/metrics.json was made from the model that is shipped (the same answers on every set)."""
     shipped = SHIPPED["results"]["default"]
     for name in SETS:
-        assert fresh[name]["state"]["confusion"] == shipped[name]["state"]["confusion"], name
+        # other CPUs run other kernels (AVX-512 or not, oneDNN): a frame whose score sits at the threshold may fall on
+        # the other side there, so one frame per set may move (two cells of the matrix, by one each), no more
+        moved = np.abs(np.array(fresh[name]["state"]["confusion"]) - np.array(shipped[name]["state"]["confusion"])).sum()
+        assert moved <= 2, (name, fresh[name]["state"]["confusion"], shipped[name]["state"]["confusion"])
         if fresh[name]["detection"]:
             assert fresh[name]["detection"]["map"] == pytest.approx(shipped[name]["detection"]["map"], abs=1e-3)
 
