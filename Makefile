@@ -130,13 +130,13 @@ default-model: default-model-data  ## retrain models/default (~20 min on 2 cores
 	$(MAKE) report
 
 # Leave one recording out (docs/leave_one_out.py says which records make up each recording): a model trained
-# without each real recording, evaluated on it, into docs/report/loro.json; about 10 minutes per recording on 2 cores.
+# without each real recording, evaluated on it, into docs/heldout/loro.json; about 10 minutes per recording on 2 cores.
 loro: default-model-data  ## leave one recording out (~10 min per recording)
 	./env.sh python docs/leave_one_out.py
 
 # --- the project's written report (docs/REPORT.md), from the current models -----------------
 # Every model on the real _val and test_images_* sets (their recordings are in the default model's training, these frames
-# are not), grouped by recording; the held-out figures come from `make loro` (docs/report/loro.json).
+# are not), grouped by recording; the held-out figures come from `make loro` and `make probe` (docs/heldout/).
 REPORT_DATA := --data sim_val=$(RACERS)/data/images_sim_val --data sim_test=$(RACERS)/test_images_sim \
   --data car_val=$(RACERS)/data/images_real_val --data car_test=$(RACERS)/test_images_real \
   --group sim_rosracers=sim_val,sim_test --group car_overcast=car_val,car_test
@@ -149,10 +149,10 @@ benchmarks: $(STAMPS)/venv  ## write docs/BENCHMARKS.md from bench/results/*.jso
 	./env.sh python docs/build_benchmarks.py
 
 # What the one-stage model before this one had learnt (docs/probe_colour.py): it and the model trained without
-# sdcnd's simulator drives (make loro), probed on those drives; into docs/report/probe.json and probe.png.
+# sdcnd's simulator drives (make loro), probed on those drives; into docs/heldout/probe.json and probe.png.
 PROBE_OLD := 36eabcd
 probe: $(STAMPS)/build  ## the colour probe of docs/REPORT.md (needs make loro first)
 	rm -rf $(WS)/old_default && mkdir -p $(WS)/old_default
 	for f in frozen_inference_graph.pb label_map.pbtxt model.json; do git show $(PROBE_OLD):models/default/$$f > $(WS)/old_default/$$f; done
 	./env.sh python docs/probe_colour.py --model one_stage_before=$(WS)/old_default --model two_stage_without_sim_sdcnd=$(WS)/loro/sim_sdcnd/model \
-	  --data sim_sdcnd=$(SDCND)/sim_training_data/sim_data_annotations.yaml --out docs/report
+	  --data sim_sdcnd=$(SDCND)/sim_training_data/sim_data_annotations.yaml --out docs/heldout

@@ -53,8 +53,8 @@ def _confusion_sum(results: list[dict]) -> dict:
 
 
 def _probe_section(report_dir: str) -> list[str]:
-    """What a model learnt instead of the lamp's colour (docs/report/probe.json, from docs/probe_colour.py)."""
-    path = ROOT / "docs" / "report" / "probe.json"
+    """What a model learnt instead of the lamp's colour (docs/heldout/probe.json, from docs/probe_colour.py)."""
+    path = ROOT / "docs" / "heldout" / "probe.json"
     if not path.is_file():
         return []
     probe = json.loads(path.read_text())
@@ -79,14 +79,14 @@ def _probe_section(report_dir: str) -> list[str]:
         "the light's shape and where it hangs in the scene. That is why the default model now classifies each light from "
         "its own crop, trains with the colours of other recordings, and has its GREEN checked against the lamp.",
         "",
-        f"![each frame as it is and after the intervention]({report_dir}/{probe['figure']})",
+        f"![each frame as it is and after the intervention](heldout/{probe['figure']})",
         "",
     ]
 
 
 def _held_out_section(report_dir: str) -> list[str]:
-    """Leave one recording out (docs/report/loro.json, from `make loro`): the figures a new track can expect."""
-    path = ROOT / "docs" / "report" / "loro.json"
+    """Leave one recording out (docs/heldout/loro.json, from `make loro`): the figures a new track can expect."""
+    path = ROOT / "docs" / "heldout" / "loro.json"
     if not path.is_file():
         return ["No held-out figures yet: `make loro` trains a model without each recording and evaluates it there.", ""]
     loro = json.loads(path.read_text())
@@ -116,7 +116,7 @@ def _held_out_section(report_dir: str) -> list[str]:
         "For each real recording, a model trained on all the others (and the synthetic frames), evaluated on every "
         f"frame of the held-out one: the figure a user of a new track or camera can expect. Recipe: the default "
         f"model's, on a shorter schedule (`{loro['settings']}`; the shipped model: {loro['default_model_settings']}). "
-        "From `docs/report/loro.json` (`make loro`, docs/leave_one_out.py).",
+        "From `docs/heldout/loro.json` (`make loro`, docs/leave_one_out.py).",
         "",
         *table(["held out", "domain", "frames of", "RED read as GREEN", "RED missed", "state right"], rows),
         "",
@@ -126,7 +126,7 @@ def _held_out_section(report_dir: str) -> list[str]:
     figs = [(r["recording"], f) for r in recs for f in r.get("mistake_figures", [])]
     if figs:
         out += ["The hardest frames of each held-out recording (white: the labelled box; colour: the detections):", ""]
-        out += [f"![{rec}: {f['set']}]({report_dir}/{f['figure']})" for rec, f in figs]
+        out += [f"![{rec}: {f['set']}](heldout/{f['figure']})" for rec, f in figs]
         out.append("")
     return out
 

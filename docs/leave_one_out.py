@@ -9,9 +9,9 @@ That is the figure a user of a new track or camera can expect.  The recordings
 synthetic frames are always in training.  Each held-out model is trained with the
 default model's recipe on a shorter schedule (:data:`SETTINGS`), in
 ``.ws/loro/RECORDING/`` (resumable: run it again after an interruption), and
-evaluated with ``evaluate``.  Writes ``docs/report/loro.json`` (read by
+evaluated with ``evaluate``.  Writes ``docs/heldout/loro.json`` (read by
 ``docs/build_report.py``) and the strips of each model's worst mistakes,
-``docs/report/loro_RECORDING.png``.
+``docs/heldout/loro_SET.png``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ RACERS = REALDATA / "ros-racers" / "tl_classification"
 SDCND = REALDATA / "dataset-sdcnd-capstone"
 RECORDS = ROOT / ".ws" / "default_model"  # make default-model-data
 WORK = ROOT / ".ws" / "loro"
-OUT = ROOT / "docs" / "report"
+OUT = ROOT / "docs" / "heldout"  #: not docs/report/, which `make report` replaces whole
 
 #: recording -> its domain, the records made of it, and every set of its frames (name -> path) to evaluate on.
 RECORDINGS: dict[str, dict] = {

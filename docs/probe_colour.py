@@ -117,7 +117,7 @@ def main(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="probe_colour", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", action="append", required=True, metavar="NAME=PATH")
     p.add_argument("--data", required=True, metavar="NAME=PATH", help="real frames with RED lights the models did not see")
-    p.add_argument("--out", default="docs/report")
+    p.add_argument("--out", default="docs/heldout")
     a = p.parse_args(argv)
     data_name, data_path = a.data.split("=", 1)
     models = dict(spec.split("=", 1) for spec in a.model)

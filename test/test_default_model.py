@@ -74,8 +74,8 @@ def test_no_red_read_as_green_on_any_real_recording(realdata: Path, tmp_path: Pa
 
 
 def test_held_out_recordings_never_read_red_as_green():
-    """docs/report/loro.json (make loro): a model of this recipe, on each recording it was not trained on."""
-    loro = json.loads((ROOT / "docs/report/loro.json").read_text())
+    """docs/heldout/loro.json (make loro): a model of this recipe, on each recording it was not trained on."""
+    loro = json.loads((ROOT / "docs/heldout/loro.json").read_text())
     assert {r["recording"] for r in loro["recordings"]} == set(_module("leave_one_out").RECORDINGS)
     for r in loro["recordings"]:
         assert r["state"]["red_as_green"] == 0, r["recording"]
