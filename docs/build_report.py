@@ -63,15 +63,16 @@ def _probe_section(report_dir: str) -> list[str]:
         rows.append([f"`{name}`", f"`{probe['models'][name]}`", f"**{r['red_read_as_green']}** of {r['red_frames']}",
                      f"{r['still_green_with_the_lamp_greyed']} of {r['red_read_as_green']}", r["red_read_right"],
                      f"{r['still_red_with_red_and_green_swapped']} of {r['red_read_right']}"])  # fmt: skip
-    header = ["model", "path", "RED read as GREEN", "still GREEN, lamp greyed out", "RED read right",
+    header = ["model", "path", "RED read as GREEN", "still GREEN, every lamp greyed out", "RED read right",
               "still RED, red and green swapped"]  # fmt: skip
     return [
         "### What the model before this one had learnt instead of the lamp's colour",
         "",
         f"On the RED frames of `{probe['data']['name']}` (`{probe['data']['path']}`), a recording neither model below was "
-        "trained on, two interventions (docs/probe_colour.py): where a model reads RED as GREEN, the lit pixels inside its "
-        "GREEN boxes are painted the grey of the housing (a model that reads the lamp cannot keep saying GREEN); where it "
-        "reads RED right, the frame's red and green channels are swapped (a model that reads colour must stop saying RED).",
+        "trained on, two interventions (docs/probe_colour.py): where a model reads RED as GREEN, every lit lamp inside the "
+        "labelled lights and the model's GREEN boxes is painted the grey of its housing (a model that reads the lamps cannot "
+        "keep saying GREEN when none is lit); where it reads RED right, the frame's red and green channels are swapped (a "
+        "model that reads colour must stop saying RED).",
         "",
         *table(header, rows),
         "",

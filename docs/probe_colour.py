@@ -3,9 +3,9 @@
 
     ./env.sh python docs/probe_colour.py --model old=PATH --model new=PATH --data sdcnd_sim=YAML [--out docs/report]
 
-* **Lamp greyed out**: on the RED frames a model reads as GREEN, the lit pixels inside
-  its GREEN boxes are painted the grey of the unlit housing.  A model that reads the
-  lamp can then no longer say GREEN there; one that still does never looked at it.
+* **Lamps greyed out**: on those frames, every lit pixel inside the labelled lights and the
+  model's GREEN boxes is painted the grey of the unlit housing: no lamp is lit anywhere.  A
+  model that reads the lamps can then no longer say GREEN; one that still does never looked at them.
 * **Red and green swapped**: on the RED frames a model reads right, the frame's R and G
   channels are swapped (a red lamp becomes green, nothing else moves).  A model that
   reads colour must now say GREEN; one that still says RED reads something else (where
@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from tl_classifier.dataset import Problems
+from tl_classifier.draw import draw_detections
 from tl_classifier.evaluate import load_frames
 from tl_classifier.lamp import LIT_MIN_SATURATION, LIT_MIN_VALUE
 from tl_classifier.model import load_model
@@ -32,17 +33,18 @@ from tl_classifier.states import State
 
 
 def grey_lamps(rgb: np.ndarray, boxes: list) -> np.ndarray:
-    """The frame with the lit pixels inside ``boxes`` painted the median colour of the box's unlit pixels."""
+    """The frame with the lit pixels inside ``boxes`` (anything with xmin..ymax) painted the grey of their unlit pixels."""
     import cv2
 
     out = rgb.copy()
     for d in boxes:
-        crop = out[max(0, d.ymin) : d.ymax, max(0, d.xmin) : d.xmax]
+        x0, y0 = max(0, int(d.xmin)), max(0, int(d.ymin))
+        crop = out[y0 : int(d.ymax), x0 : int(d.xmax)]
         if not crop.size:
             continue
         hsv = cv2.cvtColor(crop, cv2.COLOR_RGB2HSV)
-        lit = (hsv[..., 2] >= LIT_MIN_VALUE * 0.75) & (hsv[..., 1] >= LIT_MIN_SATURATION * 0.75)
-        lit = cv2.dilate(lit.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        lit = (hsv[..., 2] >= LIT_MIN_VALUE * 0.6) & (hsv[..., 1] >= LIT_MIN_SATURATION * 0.6)
+        lit = cv2.dilate(lit.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         if lit.all() or not lit.any():
             continue
         crop[lit] = np.median(crop[~lit], axis=0).astype(np.uint8)
@@ -52,8 +54,8 @@ def grey_lamps(rgb: np.ndarray, boxes: list) -> np.ndarray:
 def window(rgb: np.ndarray, boxes: list) -> tuple[int, int, int, int]:
     """A part of the frame around ``boxes`` (x0, y0, x1, y1), large enough to see them: far lights are a few pixels."""
     h, w = rgb.shape[:2]
-    x0, y0 = min(d.xmin for d in boxes), min(d.ymin for d in boxes)
-    x1, y1 = max(d.xmax for d in boxes), max(d.ymax for d in boxes)
+    x0, y0 = int(min(d.xmin for d in boxes)), int(min(d.ymin for d in boxes))
+    x1, y1 = int(max(d.xmax for d in boxes)), int(max(d.ymax for d in boxes))
     cx, cy, half = (x0 + x1) // 2, (y0 + y1) // 2, max(x1 - x0, y1 - y0, 60)
     return max(0, cx - 2 * half), max(0, cy - half * 3 // 2), min(w, cx + 2 * half), min(h, cy + half * 3 // 2)
 
@@ -67,9 +69,12 @@ def probe(model: object, frames: list) -> dict:
         r = model.detect(rgb)
         if r.state == State.GREEN:
             greens = [d for d in r.detections if d.state == State.GREEN]
-            after = model.detect(grey_lamps(rgb, greens)).state
-            greyed.append({"frame": f.name, "after": after.name})
-            examples.append(("greyed", f.name, rgb, r.state, grey_lamps(rgb, greens), after, window(rgb, greens)))
+            dark = grey_lamps(rgb, [*f.boxes, *greens])
+            after = model.detect(dark).state
+            greyed.append({"frame": f.name, "after": after.name, "green_boxes": len(greens)})
+            shown = rgb.copy()
+            draw_detections(shown, greens)
+            examples.append(("greyed", f.name, shown, r.state, dark, after, window(rgb, [*f.boxes, *greens])))
         elif r.state == State.RED:
             after = model.detect(np.ascontiguousarray(rgb[..., [1, 0, 2]])).state
             swapped.append({"frame": f.name, "after": after.name})
@@ -79,6 +84,7 @@ def probe(model: object, frames: list) -> dict:
         "red_frames": sum(f.truth == State.RED for f in frames),
         "red_read_as_green": len(greyed),
         "still_green_with_the_lamp_greyed": count(greyed, "GREEN"),
+        "green_boxes": sum(x["green_boxes"] for x in greyed),
         "red_read_right": len(swapped),
         "still_red_with_red_and_green_swapped": count(swapped, "RED"),
         "green_with_red_and_green_swapped": count(swapped, "GREEN"),
@@ -98,12 +104,12 @@ def figure(results: dict, path: Path) -> None:
             picks += [(name, e) for e in r["_examples"] if e[0] == kind][:2]
     if not picks:
         return
-    fig, axes = plt.subplots(len(picks), 2, figsize=(7, 2.6 * len(picks)), dpi=90)
+    fig, axes = plt.subplots(len(picks), 2, figsize=(7.5, 2.8 * len(picks)), dpi=90)
     axes = np.atleast_2d(axes)
-    what = {"greyed": "lit lamp greyed out", "swapped": "red and green swapped"}
+    what = {"greyed": "every lamp greyed out", "swapped": "red and green swapped"}
     for row, (name, (kind, frame, before, s0, after, s1, win)) in zip(axes, picks, strict=True):
         x0, y0, x1, y1 = win or (0, 0, before.shape[1], before.shape[0])
-        for ax, img, text in ((row[0], before, f"{name}: {s0.name}"), (row[1], after, f"{what[kind]}: {name} says {s1.name}")):
+        for ax, img, text in ((row[0], before, f"{name}: {s0.name}"), (row[1], after, f"{what[kind]}: {s1.name}")):
             ax.imshow(img[y0:y1, x0:x1], interpolation="nearest")
             ax.set_title(text, fontsize=9)
             ax.axis("off")
@@ -132,8 +138,8 @@ def main(argv: list[str]) -> int:
     (out / "probe.json").write_text(json.dumps(text, indent=2) + "\n", encoding="utf-8")
     for n, r in public.items():
         print(
-            f"{n}: {r['red_read_as_green']} of {r['red_frames']} RED frames read as GREEN, "
-            f"{r['still_green_with_the_lamp_greyed']} still GREEN with the lamp greyed out; "
+            f"{n}: {r['red_read_as_green']} of {r['red_frames']} RED frames read as GREEN ({r['green_boxes']} GREEN boxes), "
+            f"{r['still_green_with_the_lamp_greyed']} still GREEN with every lamp greyed out; "
             f"{r['red_read_right']} read RED, {r['still_red_with_red_and_green_swapped']} still RED with red and green swapped"
         )
     return 0
