@@ -118,7 +118,6 @@ class Health:
         self.clock = clock
         self._outcomes: deque[bool] = deque(maxlen=window)  # True: failed
         self._last_received: float | None = None
-        self._last_classified: float | None = None
         self._waiting_since: float | None = None  # first frame received since the last one classified
 
     def received(self) -> None:
@@ -128,7 +127,6 @@ class Health:
             self._waiting_since = now
 
     def classified(self) -> None:
-        self._last_classified = self.clock()
         self._waiting_since = None
         self._outcomes.append(False)
 

@@ -222,18 +222,13 @@ def two_stage_fn(detector: Any, spec: Any, classifier: Any, min_score: float = 0
         scores, cls, out_boxes = tf.gather(scores, order), tf.gather(cls, order), tf.gather(boxes[0], order)
         keep = scores >= min_score
         return {
-            "detection_boxes": tf.clip_by_value(out_boxes, 0.0, 1.0)[None],
+            "detection_boxes": out_boxes[None],  # decode_peaks clipped them
             "detection_scores": (scores * tf.cast(keep, tf.float32))[None],
             "detection_classes": cls[None],
             "num_detections": tf.reduce_sum(tf.cast(keep, tf.float32))[None],
         }
 
     return detect
-
-
-def class_index(label_id: int | np.ndarray) -> np.ndarray:
-    """Label ids of the tutorial's map (Green=1 Red=2 Yellow=3 off=4) are already :data:`CLASSES` indices."""
-    return np.asarray(label_id, np.int64)
 
 
 def records_crops(

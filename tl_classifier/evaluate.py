@@ -43,7 +43,15 @@ from typing import Any
 import numpy as np
 
 from tl_classifier.cli import run_main
-from tl_classifier.dataset import IMAGE_SUFFIXES, Box, DatasetError, Problems, boxes_state, read_annotations
+from tl_classifier.dataset import (
+    ANNOTATION_FORMATS,
+    IMAGE_SUFFIXES,
+    Box,
+    DatasetError,
+    Problems,
+    boxes_state,
+    read_annotations,
+)
 from tl_classifier.detection import FrameResult
 from tl_classifier.draw import draw_detections, draw_true_boxes, pyplot
 from tl_classifier.errors import ImageError, ParameterError
@@ -575,7 +583,7 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         required=True,
         metavar="[NAME=]PATH[,PATH...]",
-        help="a TFRecord, labelImg XML folder, Bosch/sloth YAML, or folder of red/ yellow/ green/ unknown/ "
+        help=f"a TFRecord, annotations ({ANNOTATION_FORMATS}), or a folder of red/ yellow/ green/ unknown/ "
         "frames; repeat for several sets",
     )
     p.add_argument(

@@ -26,6 +26,7 @@ from typing import Any
 
 from tl_classifier.cli import run_main
 from tl_classifier.dataset import (
+    ANNOTATION_FORMATS,
     Box,
     DatasetError,
     Example,
@@ -156,7 +157,7 @@ def summary_path(output: Path) -> Path:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="create_tf_record",
-        description="Turn labelImg XML or Bosch/sloth YAML annotations into Object Detection API TFRecords.",
+        description=f"Turn annotations ({ANNOTATION_FORMATS}) into Object Detection API TFRecords.",
     )
     p.add_argument(
         "--data_dir",
