@@ -66,8 +66,6 @@ class FrameClassifier:
         :raises FrameFailed: if this frame cannot be classified (the filter is not fed).
         :raises ModelBroken: if the model no longer works on the start-up frame either.
         """
-        if rgb.ndim != 3 or rgb.shape[0] < 1 or rgb.shape[1] < 1:
-            raise FrameFailed(f"degenerate image of shape {rgb.shape}", "degenerate image")
         try:
             result = self.model.detect(rgb, self.score_threshold)
         except ImageError as err:

@@ -64,9 +64,9 @@ class DetectionModel:
 
         Boxes are ``[ymin, xmin, ymax, xmax]`` in 0..1, as the OD API gives them.
 
-        :raises ImageError: if ``rgb`` is not a uint8 H x W x 3 array.
+        :raises ImageError: if ``rgb`` is not a uint8 H x W x 3 array with at least one pixel.
         """
-        if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3 or not rgb.size:
             raise ImageError(f"the model takes uint8 H x W x 3 RGB images, got {rgb.dtype} {rgb.shape}")
         tf = self._tf
         with tf.device(self.device):
@@ -83,7 +83,7 @@ class DetectionModel:
 
         :param score_threshold: detections below it are dropped; ``None``: the model's own
             (:attr:`score_threshold`).
-        :raises ImageError: if ``rgb`` is not a uint8 H x W x 3 array.
+        :raises ImageError: if ``rgb`` is not a uint8 H x W x 3 array with at least one pixel.
         """
         start = time.perf_counter()
         boxes, scores, classes = self.raw(rgb)
