@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from tl_classifier.label_map import LabelMap
+from tl_classifier.metrics import iou_matrix  # IoU is the same whichever of x and y comes first
 from tl_classifier.tf_setup import import_tensorflow
 
 #: Crop size fed to the classifier (height, width): lights are about 2.5 times taller than wide.
@@ -97,15 +98,6 @@ class CropSet:
         return CropSet(np.concatenate([s.crops for s in sets]), np.concatenate([s.labels for s in sets]))
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of normalised boxes a [N, 4] with b [M, 4] -> [N, M]."""
-    y0, x0 = np.maximum(a[:, None, 0], b[None, :, 0]), np.maximum(a[:, None, 1], b[None, :, 1])
-    y1, x1 = np.minimum(a[:, None, 2], b[None, :, 2]), np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(y1 - y0, 0, None) * np.clip(x1 - x0, 0, None)
-    area = lambda z: (z[:, 2] - z[:, 0]) * (z[:, 3] - z[:, 1])  # noqa: E731
-    return inter / np.maximum(area(a)[:, None] + area(b)[None, :] - inter, 1e-9)
-
-
 def jitter(boxes: np.ndarray, rng: np.random.Generator, copies: int, amount: float = 0.12) -> np.ndarray:
     """``copies`` versions of each normalised box, shifted and scaled by up to ``amount`` of its size (detector slop)."""
     boxes = np.repeat(boxes, copies, axis=0)
@@ -128,7 +120,7 @@ def background_boxes(truth: np.ndarray, rng: np.random.Generator, count: int, as
         w = h * float(np.exp(rng.uniform(np.log(0.25), np.log(0.8)))) * aspect
         y, x = rng.uniform(0, 1 - h), rng.uniform(0, max(1 - w, 1e-3))
         box = np.array([[y, x, y + h, x + w]])
-        if not len(truth) or _iou(box, truth).max() < 0.05:
+        if not len(truth) or iou_matrix(box, truth).max() < 0.05:
             out.append(box[0])
     return np.array(out, np.float32).reshape(-1, 4)
 
@@ -153,7 +145,7 @@ def frame_crops(
     labels = [np.repeat(classes, copies)] if len(truth) else []
     bg = background_boxes(truth, rng, backgrounds, aspect=h / w)
     if extra_background is not None and len(extra_background):
-        keep = extra_background if not len(truth) else extra_background[_iou(extra_background, truth).max(1) < 0.05]
+        keep = extra_background if not len(truth) else extra_background[iou_matrix(extra_background, truth).max(1) < 0.05]
         bg = np.concatenate([bg, keep.astype(np.float32)])
     boxes.append(bg)
     labels.append(np.zeros(len(bg), np.int64))
