@@ -140,7 +140,11 @@ def _stem(name: str) -> str:
 
 def unlabelled_images(data_dir: Path, annotations_dir: str) -> list[Path]:
     """The images of a labelImg folder that no XML names: frames the annotator saw no light in."""
-    labelled = {_stem(p.name) for p in _voc_files(data_dir, annotations_dir)}
+    return _unlabelled(data_dir, _voc_files(data_dir, annotations_dir))
+
+
+def _unlabelled(data_dir: Path, xml_files: Sequence[Path]) -> list[Path]:
+    labelled = {_stem(p.name) for p in xml_files}
     folders = [data_dir, *(data_dir / d for d in _IMAGE_DIRS if (data_dir / d).is_dir())]
     return sorted(
         p
@@ -211,7 +215,7 @@ def iter_voc(data_dirs: Sequence[Path], annotations_dir: str, problems: Problems
         files = _voc_files(d, annotations_dir)
         if not files:
             raise DatasetError(f"holds no labelImg XML (looked in {d / annotations_dir} and beside the images)", d)
-        bare = unlabelled_images(d, annotations_dir)
+        bare = _unlabelled(d, files)
         if bare:
             problems.note("unlabelled_image", d, len(bare), unlabelled)
         listed.append((d, files, bare if unlabelled else []))
@@ -346,7 +350,8 @@ def read_coco(json_path: Path, problems: Problems, data: object = None) -> list[
     """A COCO detection JSON (CVAT, Label Studio, Roboflow): ``images``, ``annotations`` (``bbox`` x, y, w, h), ``categories``.
 
     Image ``file_name``s are relative to the JSON's folder, or to its ``images/``
-    (Roboflow and Label Studio's layouts).  An image without annotations is a frame without a light.
+    (Roboflow and Label Studio's layouts) or ``JPEGImages/``, as for labelImg folders.
+    An image without annotations is a frame without a light.
 
     :raises DatasetError: if the file is not a COCO export.
     """
@@ -377,11 +382,9 @@ def read_coco(json_path: Path, problems: Problems, data: object = None) -> list[
         except (KeyError, TypeError, ValueError) as err:
             problems.skip("malformed_annotation", where, f"not an image entry ({type(err).__name__}: {err})")
             continue
-        image = _image_path(root, rel, where, problems)
-        if image is None:
+        if _image_path(root, rel, where, problems) is None:
             continue
-        if not image.is_file() and (root / "images" / rel).is_file():
-            image = root / "images" / rel
+        image = _image_of(root, rel)
         examples.append(Example(image, boxes.pop(image_id, []), json_path, key=os.path.normpath(rel)))
     for image_id in boxes:
         problems.skip("malformed_annotation", f"{json_path} image_id {image_id}", "annotations of an image not in 'images'")
