@@ -37,19 +37,12 @@ HELD_OUT_GOALS = {"sim": 0.97, "car": 0.95}
 
 
 def _confusion_sum(results: list[dict]) -> dict:
-    """State metrics of several recordings together, from their confusion matrices."""
+    """State metrics of several recordings together: those of the sum of their confusion matrices."""
     import numpy as np
 
-    from tl_classifier.metrics import STATE_ORDER, state_metrics
-    from tl_classifier.states import State
+    from tl_classifier.metrics import confusion_metrics
 
-    m = sum(np.array(r["confusion"]) for r in results)
-    truth, said = [], []
-    for i, t in enumerate(STATE_ORDER):
-        for j, p in enumerate(STATE_ORDER):
-            truth += [State(t)] * int(m[i, j])
-            said += [State(p)] * int(m[i, j])
-    return state_metrics(truth, said)
+    return confusion_metrics(sum(np.array(r["confusion"]) for r in results))
 
 
 def _probe_section(report_dir: str) -> list[str]:

@@ -56,7 +56,7 @@ from tl_classifier.detection import FrameResult
 from tl_classifier.draw import draw_detections, draw_true_boxes, pyplot
 from tl_classifier.errors import ImageError, ParameterError
 from tl_classifier.files import atomic_output
-from tl_classifier.metrics import STATE_ORDER, PRCurve, match, pr_curve, state_metrics
+from tl_classifier.metrics import STATE_ORDER, PRCurve, confusion_metrics, match, pr_curve, state_metrics
 from tl_classifier.states import State, state_from_label
 
 _NO_LIGHT = ("unknown", "nolight", "none")
@@ -670,7 +670,6 @@ def _evaluate(argv: list[str]) -> int:
             "results": {n: {} for n in models},
             "groups": [],
         }
-        answers: dict[str, dict[str, tuple[list[State], list[State]]]] = {}  # set -> model -> (truths, states)
         total = sum(len(f) for _, f, _ in sets.values())
         with tqdm(total=total, unit="frame", desc="evaluate", disable=a.no_progress or None, file=sys.stderr) as bar:
             for set_name, (paths, frames, problems) in sets.items():
@@ -687,7 +686,6 @@ def _evaluate(argv: list[str]) -> int:
                     "skipped": dict(sorted(problems.counts.items())),
                     "figures": {},
                 }
-                answers[set_name] = {m: ([e.frame.truth for e in ev], [e.result.state for e in ev]) for m, ev in evals.items()}
                 curves = {}
                 for model_name, model_evals in evals.items():
                     curves[model_name] = _score(model_name, set_name, model_evals, thresholds[model_name], a, tmp, metrics)
@@ -701,9 +699,7 @@ def _evaluate(argv: list[str]) -> int:
                     "name": name,
                     "sets": members,
                     "results": {
-                        m: state_metrics(
-                            [t for x in members for t in answers[x][m][0]], [p for x in members for p in answers[x][m][1]]
-                        )
+                        m: confusion_metrics(sum(np.array(metrics["results"][m][x]["state"]["confusion"]) for x in members))
                         for m in models
                     },
                 }

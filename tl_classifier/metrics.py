@@ -120,7 +120,15 @@ def state_metrics(truth: Sequence[State], predicted: Sequence[State]) -> dict:
     through a red light); ``red_missed``: RED frames read as anything else.
     Precision or recall of a state with no frame to divide by is ``None``.
     """
-    m = confusion(truth, predicted)
+    return confusion_metrics(confusion(truth, predicted))
+
+
+def confusion_metrics(m: np.ndarray) -> dict:
+    """:func:`state_metrics` from a confusion matrix (rows: truth, columns: said, in :data:`STATE_ORDER`).
+
+    Several sets' figures together are those of the sum of their matrices.
+    """
+    m = np.asarray(m, dtype=np.int64)
     total = int(m.sum())
     per_state = {}
     for i, s in enumerate(STATE_ORDER):
