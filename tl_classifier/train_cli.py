@@ -149,9 +149,7 @@ def _builtin(a: argparse.Namespace) -> int:
     width, height = (int(v) for v in a.input_size.lower().split("x"))
     classes = 1 if a.two_stage else max(label_map.names)
     spec = ModelSpec(num_classes=classes, input_height=height, input_width=width, alpha=a.alpha)
-    for r in [*a.train_record, *(a.val_record or [])]:
-        if not Path(r).is_file():
-            raise TLClassifierError("no such TFRecord (create_tf_record writes one)", r)
+    _require_records([*a.train_record, *(a.val_record or [])])
     if Path(a.export_dir).exists() and not a.overwrite:  # said before training, not after
         raise OutputExistsError("exists already (pass --overwrite to replace it)", a.export_dir)
     work = Path(a.model_dir)
@@ -208,13 +206,30 @@ def _builtin(a: argparse.Namespace) -> int:
         "score_threshold": 0.5,
     }
     if a.val_record:
-        threshold, accuracy = choose_threshold(out, a.val_record)
-        info.update(score_threshold=threshold, val_state_accuracy=round(accuracy, 4))
+        _choose_threshold_into(info, out, a.val_record)
     info["training"] = training_description(a)
-    with atomic_output(out / "model.json", overwrite=True) as tmp:
-        tmp.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    _write_info(out, info)
     print(f"{out}: frozen_inference_graph.pb, saved_model/, label_map.pbtxt, model.json {info}; logs: {work / 'logs'}")
     return 0
+
+
+def _require_records(records: Sequence[str]) -> None:
+    """:raises TLClassifierError: naming the first record that does not exist."""
+    for r in records:
+        if not Path(r).is_file():
+            raise TLClassifierError("no such TFRecord (create_tf_record writes one)", r)
+
+
+def _choose_threshold_into(info: dict, model_dir: Path, val_records: Sequence[str]) -> None:
+    """Set ``info``'s score threshold and validation accuracy from :func:`choose_threshold`."""
+    threshold, accuracy = choose_threshold(model_dir, val_records)
+    info.update(score_threshold=threshold, val_state_accuracy=round(accuracy, 4))
+
+
+def _write_info(model_dir: Path, info: dict) -> None:
+    """Write ``model_dir/model.json``, complete or not at all."""
+    with atomic_output(model_dir / "model.json", overwrite=True) as tmp:
+        tmp.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
 
 
 def save_weights(model: Any, path: Path) -> None:
@@ -234,9 +249,8 @@ def train_crop_classifier(detector: Any, spec: Any, a: argparse.Namespace, label
 
     Its weights are kept in ``model_dir/classifier.weights.h5``; a rerun with that file loads it instead of training.
     """
-    import numpy as np
-
-    from tl_classifier.crops import CLASSES, build_classifier, records_crops
+    from tl_classifier.crops import CLASSES, build_classifier, crop_dataset, records_crops
+    from tl_classifier.model import OUTPUT_NAMES, DetectionModel
     from tl_classifier.tf_setup import import_tensorflow
     from tl_classifier.trainer import detector_fn
 
@@ -248,17 +262,11 @@ def train_crop_classifier(detector: Any, spec: Any, a: argparse.Namespace, label
         print(f"the crop classifier was trained already: {done} (delete it to train it again)", flush=True)
         classifier.load_weights(str(done))
         return classifier
+    # the detector being trained, as a model of the OD API's outputs: its raw() gives its detections of one frame
     find = tf.function(detector_fn(detector, spec, min_score=0.1))
-
-    class _Finder:  # what records_crops needs of a detector: raw(rgb) -> boxes, scores, classes
-        @staticmethod
-        def raw(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            out = find(tf.convert_to_tensor(rgb[None]))
-            n = int(out["num_detections"][0])
-            return (out["detection_boxes"][0, :n].numpy(), out["detection_scores"][0, :n].numpy(), np.zeros(n))
-
+    finder = DetectionModel(lambda image: tuple(find(image)[n] for n in OUTPUT_NAMES), label_map, Path(a.model_dir), "keras", "")
     ids = {name: CLASSES.index(name) for name in label_map.names.values() if name in CLASSES}
-    crops = records_crops(a.train_record, ids, a.seed, detector=_Finder(), progress=not a.no_progress)
+    crops = records_crops(a.train_record, ids, a.seed, detector=finder, progress=not a.no_progress)
     print(f"crop classifier: {len(crops.labels)} crops {crops.counts()}", flush=True)
     steps = a.classifier_epochs * a.classifier_steps
     classifier.compile(
@@ -266,8 +274,6 @@ def train_crop_classifier(detector: Any, spec: Any, a: argparse.Namespace, label
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
-    from tl_classifier.crops import crop_dataset
-
     history = classifier.fit(
         crop_dataset(crops, 128, a.seed),
         epochs=a.classifier_epochs,
@@ -358,16 +364,15 @@ def _threshold(a: argparse.Namespace) -> int:
     info_path = model_dir / "model.json"
     if not info_path.is_file():
         raise TLClassifierError("holds no model.json (train builtin writes one)", model_dir)
-    for r in a.val_record:
-        if not Path(r).is_file():
-            raise TLClassifierError("no such TFRecord (create_tf_record writes one)", r)
+    _require_records(a.val_record)
     info = json.loads(info_path.read_text(encoding="utf-8"))
-    threshold, accuracy = choose_threshold(model_dir, a.val_record)
     before = info.get("score_threshold")
-    info.update(score_threshold=threshold, val_state_accuracy=round(accuracy, 4))
-    with atomic_output(info_path, overwrite=True) as tmp:
-        tmp.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-    print(f"{info_path}: score_threshold {before} -> {threshold} (validation state accuracy {100 * accuracy:.1f} %)")
+    _choose_threshold_into(info, model_dir, a.val_record)
+    _write_info(model_dir, info)
+    print(
+        f"{info_path}: score_threshold {before} -> {info['score_threshold']} "
+        f"(validation state accuracy {100 * info['val_state_accuracy']:.1f} %)"
+    )
     return 0
 
 
