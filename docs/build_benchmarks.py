@@ -14,6 +14,8 @@ import json
 import sys
 from pathlib import Path
 
+from tl_classifier.evaluate import table
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 
@@ -21,10 +23,6 @@ RESULTS = ROOT / "bench" / "results"
 def _load(name: str) -> dict | None:
     p = RESULTS / f"{name}.json"
     return json.loads(p.read_text()) if p.is_file() else None
-
-
-def _table(header: list[str], rows: list[list[object]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(map(str, r)) + " |" for r in rows)]
 
 
 def _ms(v: float | None) -> str:
@@ -53,7 +51,7 @@ def node_latency(b: dict) -> list[str]:
                 _ms(r.get("node_inference_median_ms")) if node else "",
             ])  # fmt: skip
         g = b["goals"]
-        out += _table(
+        out += table(
             ["publisher", "rate", "what", "sent", "answers", "median", "p99",
              f"median / (transport + inference), goal <= {g['median_to_floor_max']}",
              f"median / inference, goal <= {g['median_to_bare_inference_max']}",
@@ -62,7 +60,7 @@ def node_latency(b: dict) -> list[str]:
         )  # fmt: skip
         if b.get("worker_steps_ms"):
             out += ["", "Where a frame's time goes in the node's worker (median ms, measured in the same run):", ""]
-            out += _table(["step", "ms"], [[k, f"{v:.3f}"] for k, v in b["worker_steps_ms"].items()])
+            out += table(["step", "ms"], [[k, f"{v:.3f}"] for k, v in b["worker_steps_ms"].items()])
             out += ["", "The worker's own steps around the model cost the figures above. What the node adds beyond bare "
                     "transport + bare inference shows in the last column: the same model call is slower in the node than "
                     "alone, because on this machine's two cores it shares the CPU with the frame's transport (the "
@@ -71,7 +69,7 @@ def node_latency(b: dict) -> list[str]:
         rows = [[f"{r['rate_hz']:g} Hz", r["frames_sent"], r["states_received"], r["frames_dropped"], _ms(r["latency_median_ms"]),
                  _ms(r["latency_p99_ms"]), f"{r['ratio_median_to_bare']:.2f}x", f"{r['p99_in_inference_periods']:.2f}"]
                 for r in b["runs"]]  # fmt: skip
-        out += _table(["rate", "sent", "states", "dropped", "median", "p99", "median / bare", "p99 / bare inference"], rows)
+        out += table(["rate", "sent", "states", "dropped", "median", "p99", "median / bare", "p99 / bare inference"], rows)
     return [*out, ""]
 
 
@@ -96,7 +94,7 @@ def soak(b: dict) -> list[str]:
         "",
         "<details><summary>per minute</summary>",
         "",
-        *_table(["minute", "sent", "states", "dropped", "median", "p99", "node RSS", "node CPU"], rows),
+        *table(["minute", "sent", "states", "dropped", "median", "p99", "node RSS", "node CPU"], rows),
         "",
         "</details>",
         "",
@@ -124,7 +122,7 @@ def extract(b: dict) -> list[str]:
         f"Measured {b['date']} on {b['machine']}; one bag of {b['bag']['frames']} frames ({b['bag']['source']}, "
         f"{b['bag']['rate_hz']:g} Hz, {b['bag']['duration_s']:g} s), JPEG quality 95 for all three.",
         "",
-        *_table(["pipeline", "frames saved", "wall time", "frames/s"], rows),
+        *table(["pipeline", "frames saved", "wall time", "frames/s"], rows),
         "",
         f"`extract_images` is {speed}, and reaches {ratio}; the difference is Python's start-up and the imports of "
         "cv_bridge, rosbag and OpenCV.",
@@ -146,7 +144,7 @@ def tf_record(b: dict) -> list[str]:
         "Anchor: a bare loop that only reads each file's bytes and writes them into a record. Medians of alternating "
         "runs with the page cache flushed before each; `create_tf_record`'s own time counts from after TensorFlow's import.",
         "",
-        *_table(["input", "bare loop", "create_tf_record", goal, "with start-up", "record / input size"], rows),
+        *table(["input", "bare loop", "create_tf_record", goal, "with start-up", "record / input size"], rows),
         "",
         "PNG input is re-encoded as JPEG (decoding and encoding a 1368x1096 frame take about 35 ms of CPU).",
         "",

@@ -16,6 +16,7 @@ ROS_RACERS = REALDATA / "ros-racers" / "tl_classification"
 SIM_TEST = ROS_RACERS / "test_images_sim"
 REAL_TEST = ROS_RACERS / "test_images_real"
 SITE_FRAMES = REALDATA / "alexvogel" / "data_raw" / "real_training_data"
+SUNNY_SITE = REALDATA / "dataset-sdcnd-capstone" / "real_training_data"  #: the car's sunny site recordings, 1368x1096
 NEGATIVE = REALDATA / "negative"
 
 
@@ -37,4 +38,10 @@ def site_frames() -> list[np.ndarray]:
     """The real car's 1368x1096 frames."""
     paths = sorted(SITE_FRAMES.rglob("*.jpg"))
     frames = [read_rgb(p) for p in paths]
+    return [f for f in frames if f.shape[:2] == (1096, 1368)]
+
+
+def sunny_site_frames(every: int = 1) -> list[np.ndarray]:
+    """Every ``every``-th of the car's 1368x1096 frames of the sunny site recordings (dataset-sdcnd-capstone), RGB."""
+    frames = [read_rgb(p) for p in sorted(SUNNY_SITE.rglob("*.jpg"))[::every]]
     return [f for f in frames if f.shape[:2] == (1096, 1368)]

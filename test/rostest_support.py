@@ -76,6 +76,15 @@ def send(pub: rospy.Publisher, msg, listener: StateListener, frame_id: str = "ca
     return listener.wait_for_stamp(msg.header.stamp)
 
 
+def node_command(model: str, camera_topic: str = "/image_raw", width: int = 1368, height: int = 1096) -> list[str]:
+    """The command line of tl_classifier_node on ``model``, warmed up at the camera's frame size."""
+    from pathlib import Path
+
+    node = Path(__file__).resolve().parent.parent / "scripts" / "tl_classifier_node"
+    return [str(node), "__name:=tl_classifier", f"_model:={model}", f"_camera_topic:={camera_topic}",
+            f"_warmup_width:={width}", f"_warmup_height:={height}"]  # fmt: skip
+
+
 def start_master(timeout: float = 30.0) -> tuple[subprocess.Popen, str]:
     """Start a real roscore on a free port; return the process and its URI (not exported)."""
     import rosgraph
