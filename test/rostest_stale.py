@@ -62,6 +62,7 @@ class TestStaleFramesDropped(unittest.TestCase):
             "camera_topic": "/image_raw",
             "warmup_width": 1368,
             "warmup_height": 1096,
+            "device": "cpu",  # where slower_than_the_camera measured it (a GPU would make it faster than the camera)
         }.items():
             rospy.set_param(f"/tl_classifier/{key}", value)
         cls.launch = roslaunch.scriptapi.ROSLaunch()
