@@ -5,7 +5,10 @@ from setuptools import setup
 
 setup(
     **generate_distutils_setup(
-        packages=["tl_classifier", "tl_classifier.ros"],
+        packages=[
+            "tl_classifier",
+            *(f"tl_classifier.{p}" for p in ("data", "model", "train", "evaluate", "ros", "commands", "testing")),
+        ],
         package_dir={"": "."},
         package_data={"tl_classifier": ["py.typed"]},
     )

@@ -5,12 +5,12 @@
 
 That is the figure a user of a new track or camera can expect.  The recordings
 (../shared/realdata/README.md says which set comes from which) and the records
-``make default-model-data`` writes for each are listed in :data:`RECORDINGS`;
+``make default-model-data`` writes for each are listed in :data:`tl_classifier.testing.realdata.RECORDINGS`;
 synthetic frames are always in training.  Each held-out model is trained with the
 default model's recipe on a shorter schedule (:data:`SETTINGS`), in
 ``.ws/loro/RECORDING/`` (resumable: run it again after an interruption), and
 evaluated with ``evaluate``.  Writes ``docs/heldout/loro.json`` (read by
-``docs/build_report.py``) and the strips of each model's worst mistakes,
+``tl_classifier.evaluate.project_report``) and the strips of each model's worst mistakes,
 ``docs/heldout/loro_SET.png``.
 """
 
@@ -24,56 +24,12 @@ import sys
 import time
 from pathlib import Path
 
+from tl_classifier.testing.realdata import RECORDINGS
+
 ROOT = Path(__file__).resolve().parent.parent
-REALDATA = Path(os.environ.get("REALDATA", ROOT.parent / "shared" / "realdata"))
-RACERS = REALDATA / "ros-racers" / "tl_classification"
-SDCND = REALDATA / "dataset-sdcnd-capstone"
 RECORDS = ROOT / ".ws" / "default_model"  # make default-model-data
 WORK = ROOT / ".ws" / "loro"
 OUT = ROOT / "docs" / "heldout"  #: not docs/report/, which `make report` replaces whole
-
-#: recording -> its domain, the records made of it, and every set of its frames (name -> path) to evaluate on.
-RECORDINGS: dict[str, dict] = {
-    "car_overcast": {
-        "domain": "car",
-        "what": "the site's overcast traffic_light_training recording, 800x600 (ros-racers, mistermi87)",
-        "records": ["racers_real", "racers_real_val", "mistermi87"],
-        "data": {
-            "racers_real": RACERS / "data" / "images_real",
-            "racers_real_val": RACERS / "data" / "images_real_val",
-            "racers_real_test": RACERS / "test_images_real",
-            "mistermi87": REALDATA / "mistermi87" / "rosbag_data",
-        },
-    },
-    "car_sunny": {
-        "domain": "car",
-        "what": "the site's sunny just_traffic_light / loop_with_traffic_light recordings, 1368x1096 (dataset-sdcnd-capstone)",
-        "records": ["sdcnd_real"],
-        "data": {"sdcnd_real": SDCND / "real_training_data" / "real_data_annotations.yaml"},
-    },
-    "sim_rosracers": {
-        "domain": "sim",
-        "what": "ros-racers' simulator drives, 800x600",
-        "records": ["racers_sim", "racers_sim_val"],
-        "data": {
-            "racers_sim": RACERS / "data" / "images_sim",
-            "racers_sim_val": RACERS / "data" / "images_sim_val",
-            "racers_sim_test": RACERS / "test_images_sim",
-        },
-    },
-    "sim_sdcnd": {
-        "domain": "sim",
-        "what": "the dataset-sdcnd-capstone simulator drives, 800x600",
-        "records": ["sdcnd_sim"],
-        "data": {"sdcnd_sim": SDCND / "sim_training_data" / "sim_data_annotations.yaml"},
-    },
-    "sim_dominikma": {
-        "domain": "sim",
-        "what": "dominikma's simulator drives, 800x600 (VoTT)",
-        "records": ["dominikma"],
-        "data": {"dominikma": REALDATA / "dominikma" / "vott-json-export" / "SimData-export.json"},
-    },
-}
 ALWAYS = ["synth"]  #: synthetic frames: in every training
 VALIDATION = ["racers_sim_val", "racers_real_val"]  #: choose the score threshold, never trained on
 #: The default model's recipe (Makefile TRAIN_SETTINGS) on a shorter schedule: 15 epochs, not 40.

@@ -12,7 +12,7 @@
   the lit lamp sits in the housing, the scene).
 
 Writes ``probe.json`` and ``probe.png`` (examples: each frame as it is and after each
-intervention, with the model's state) into ``--out``; docs/build_report.py shows them.
+intervention, with the model's state) into ``--out``; tl_classifier.evaluate.project_report shows them.
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from tl_classifier.dataset import Problems
-from tl_classifier.draw import draw_detections
-from tl_classifier.evaluate import load_frames
-from tl_classifier.lamp import LIT_MIN_SATURATION, LIT_MIN_VALUE
-from tl_classifier.model import load_model
+from tl_classifier.data.annotations import Problems
+from tl_classifier.data.frames import load_frames
+from tl_classifier.model.draw import draw_detections
+from tl_classifier.model.lamp import LIT_MIN_SATURATION, LIT_MIN_VALUE
+from tl_classifier.model.load import load_model
 from tl_classifier.states import State
 
 
@@ -95,7 +95,7 @@ def probe(model: object, frames: list) -> dict:
 
 
 def figure(results: dict, path: Path) -> None:
-    from tl_classifier.draw import pyplot
+    from tl_classifier.model.draw import pyplot
 
     plt = pyplot()
     picks = []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 # TensorFlow's start-up chatter forced on, for this process and every command the tests start:
@@ -15,10 +14,7 @@ os.environ.pop("TL_CLASSIFIER_TF_LOG", None)
 import numpy as np
 import pytest
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-
-from realdata import REALDATA, sim_frames  # noqa: E402
+from tl_classifier.testing.realdata import REALDATA, sim_frames
 
 
 @pytest.fixture(scope="session")
@@ -32,8 +28,8 @@ def realdata() -> Path:
 @pytest.fixture(scope="session")
 def baseline_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The colour-threshold detector, exported by our exporter into a fresh folder."""
-    from tl_classifier.baseline import LABEL_MAP, colour_detector
-    from tl_classifier.export import export_detector
+    from tl_classifier.model.baseline import LABEL_MAP, colour_detector
+    from tl_classifier.model.export import export_detector
 
     return export_detector(colour_detector(), tmp_path_factory.mktemp("models") / "baseline", LABEL_MAP)
 

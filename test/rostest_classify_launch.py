@@ -7,21 +7,17 @@ the frames sent (the real sim frames are scaled to the car camera's size for
 """
 
 import argparse
-import sys
 import unittest
-from pathlib import Path
 
 import cv2
 import rospy
 import rostest
 from sensor_msgs.msg import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from realdata import sim_frames
-from rostest_support import StateListener, send, wait_for_subscriber
-
 from tl_classifier.ros.convert import rgb_to_image
 from tl_classifier.states import State
+from tl_classifier.testing.realdata import sim_frames
+from tl_classifier.testing.rostest import StateListener, send, wait_for_subscriber
 
 PARSER = argparse.ArgumentParser()
 PARSER.add_argument("--topic", default="/image_color")

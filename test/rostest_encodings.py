@@ -5,20 +5,16 @@ The node runs the shipped colour-threshold model (a real OD API-format graph),
 which needs true colours: a BGR image read as RGB turns a red lamp blue.
 """
 
-import sys
 import unittest
-from pathlib import Path
 
 import rospy
 import rostest
 from sensor_msgs.msg import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from realdata import sim_frames
-from rostest_support import raw_and_compressed, send
-
 from tl_classifier.ros.convert import rgb_to_compressed, rgb_to_image
 from tl_classifier.states import State
+from tl_classifier.testing.realdata import sim_frames
+from tl_classifier.testing.rostest import raw_and_compressed, send
 
 COLOURS = ("red", "yellow", "green")
 

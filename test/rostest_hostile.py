@@ -8,7 +8,6 @@ stay bounded); then a burst of frames that all fail (the watchdog in
 run the colour-threshold model: one on sensor_msgs/Image, one on CompressedImage.
 """
 
-import sys
 import time
 import unittest
 from pathlib import Path
@@ -21,12 +20,10 @@ import rostest
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from sensor_msgs.msg import CompressedImage, Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from realdata import sim_frames
-from rostest_support import raw_and_compressed, send
-
 from tl_classifier.ros.convert import rgb_to_compressed, rgb_to_image
 from tl_classifier.states import State
+from tl_classifier.testing.realdata import sim_frames
+from tl_classifier.testing.rostest import raw_and_compressed, send
 
 MODEL = Path(__file__).resolve().parent.parent / "models" / "colour_baseline"
 

@@ -9,7 +9,6 @@ is slower than twice the 33 ms between frames on this machine, whatever its spee
 """
 
 import statistics
-import sys
 import tempfile
 import time
 import unittest
@@ -21,13 +20,11 @@ import rostest
 from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from realdata import site_frames
-from rostest_support import StateListener, wait_for_subscriber
-
-from tl_classifier.baseline import LABEL_MAP, colour_detector
-from tl_classifier.export import export_detector
+from tl_classifier.model.baseline import LABEL_MAP, colour_detector
+from tl_classifier.model.export import export_detector
 from tl_classifier.ros.convert import rgb_to_image
+from tl_classifier.testing.realdata import site_frames
+from tl_classifier.testing.rostest import StateListener, wait_for_subscriber
 
 RATE_HZ = 30.0
 SECONDS = 6.0
@@ -35,7 +32,7 @@ SECONDS = 6.0
 
 def slower_than_the_camera(folder: Path, frame) -> Path:
     """The colour model with as many extra convolutions as make it slower than 2 camera periods here."""
-    from tl_classifier.model import load_model
+    from tl_classifier.model.load import load_model
 
     for cost in (1, 2, 4, 8, 16, 32, 64):
         path = export_detector(colour_detector(cost=cost), folder / f"slow{cost}", LABEL_MAP)

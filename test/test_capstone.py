@@ -7,13 +7,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from realdata import ROS_RACERS, SIM_TEST
 
-from tl_classifier.capstone import TLClassifier, default_model
-from tl_classifier.classify import FrameClassifier
-from tl_classifier.detection import TemporalFilter
 from tl_classifier.errors import ImageError
+from tl_classifier.model.capstone import TLClassifier, default_model
+from tl_classifier.model.classify import FrameClassifier
+from tl_classifier.model.detection import TemporalFilter
 from tl_classifier.states import to_styx
+from tl_classifier.testing.realdata import ROS_RACERS, SIM_TEST
 
 
 @pytest.fixture(scope="module")

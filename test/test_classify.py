@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tl_classifier.classify import ERROR, OK, WARN, FrameClassifier, FrameFailed, Health, ModelBroken
-from tl_classifier.detection import TemporalFilter
-from tl_classifier.label_map import LabelMap
-from tl_classifier.model import DetectionModel, load_model
+from tl_classifier.data.label_map import LabelMap
+from tl_classifier.model.classify import ERROR, OK, WARN, FrameClassifier, FrameFailed, Health, ModelBroken
+from tl_classifier.model.detection import TemporalFilter
+from tl_classifier.model.load import DetectionModel, load_model
 from tl_classifier.states import State
 
 LABELS = LabelMap({1: "Green", 2: "Red", 3: "Yellow", 4: "off"})

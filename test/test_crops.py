@@ -6,7 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tl_classifier.crops import (
+from tl_classifier.model.export import export_detector
+from tl_classifier.model.load import load_model
+from tl_classifier.train.crops import (
     CLASSES,
     CROP_HEIGHT,
     CROP_WIDTH,
@@ -19,9 +21,7 @@ from tl_classifier.crops import (
     cut_crops,
     two_stage_fn,
 )
-from tl_classifier.export import export_detector
-from tl_classifier.model import load_model
-from tl_classifier.trainer import ModelSpec, build_model
+from tl_classifier.train.network import ModelSpec, build_model
 
 TINY = ModelSpec(num_classes=1, input_height=64, input_width=96, alpha=0.35, channels=16, max_detections=5)
 

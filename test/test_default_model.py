@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-from realdata import REALDATA, ROS_RACERS
 
-from tl_classifier.evaluate import main as evaluate
+from tl_classifier.commands.evaluate import main as evaluate
+from tl_classifier.evaluate.project_report import build as build_report
+from tl_classifier.testing.realdata import REALDATA, RECORDINGS, ROS_RACERS
 
 ROOT = Path(__file__).resolve().parent.parent
 SETS = {
@@ -20,13 +20,6 @@ SETS = {
     "car_test": ROS_RACERS / "test_images_real",
 }
 SHIPPED = json.loads((ROOT / "docs/report/metrics.json").read_text())
-
-
-def _module(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / f"docs/{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -56,13 +49,12 @@ def test_car_accuracy(fresh):
 
 def test_no_red_read_as_green_on_any_real_recording(realdata: Path, tmp_path: Path):
     """Every frame of every real recording (docs/leave_one_out.py lists them): the shipped model never reads RED as GREEN."""
-    loro = _module("leave_one_out")
     args = ["--model", f"default={ROOT / 'models/default'}", "--out", str(tmp_path / "all"), "--no_progress",
             "--include_unlabelled"]  # fmt: skip
-    for recording in loro.RECORDINGS.values():
+    for recording in RECORDINGS.values():
         for name, path in recording["data"].items():
             args += ["--data", f"{name}={path}"]
-    for name, recording in loro.RECORDINGS.items():
+    for name, recording in RECORDINGS.items():
         args += ["--group", f"{name}={','.join(recording['data'])}"]
     assert evaluate(args) == 0
     groups = json.loads((tmp_path / "all/metrics.json").read_text())["groups"]
@@ -76,7 +68,7 @@ def test_no_red_read_as_green_on_any_real_recording(realdata: Path, tmp_path: Pa
 def test_held_out_recordings_never_read_red_as_green():
     """docs/heldout/loro.json (make loro): a model of this recipe, on each recording it was not trained on."""
     loro = json.loads((ROOT / "docs/heldout/loro.json").read_text())
-    assert {r["recording"] for r in loro["recordings"]} == set(_module("leave_one_out").RECORDINGS)
+    assert {r["recording"] for r in loro["recordings"]} == set(RECORDINGS)
     for r in loro["recordings"]:
         assert r["state"]["red_as_green"] == 0, r["recording"]
 
@@ -97,5 +89,5 @@ def test_report_md_is_exactly_what_build_report_writes(realdata: Path, monkeypat
     """Nothing in docs/REPORT.md is typed in by hand: it is build_report's output for the shipped metrics."""
     assert REALDATA.is_dir()
     monkeypatch.chdir(ROOT)  # make report runs there; the paths in metrics.json are relative to it
-    text = _module("build_report").build(SHIPPED, "report")
+    text = build_report(SHIPPED, "report")
     assert (ROOT / "docs/REPORT.md").read_text() == text, "docs/REPORT.md is out of date: run make report"

@@ -2,8 +2,8 @@
 
 import pytest
 
-from tl_classifier.detection import Detection, TemporalFilter, decide_state
 from tl_classifier.errors import ParameterError
+from tl_classifier.model.detection import Detection, TemporalFilter, decide_state
 from tl_classifier.states import State
 
 R, Y, G, U, OFF = State.RED, State.YELLOW, State.GREEN, State.UNKNOWN, State.OFF

@@ -10,13 +10,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from realdata import REALDATA, ROS_RACERS, read_rgb
 
-from tl_classifier.dataset import Problems, iter_voc
-from tl_classifier.evaluate import load_frames, run_models
-from tl_classifier.evaluate import main as evaluate
-from tl_classifier.model import load_model
-from tl_classifier.tfrecord import create_tf_record
+from tl_classifier.commands.create_tf_record import main as create_tf_record
+from tl_classifier.commands.evaluate import main as evaluate
+from tl_classifier.data.annotations import Problems, iter_voc
+from tl_classifier.data.frames import load_frames
+from tl_classifier.evaluate.scoring import run_models
+from tl_classifier.model.load import load_model
+from tl_classifier.testing.realdata import REALDATA, ROS_RACERS, read_rgb
 
 ROOT = Path(__file__).resolve().parent.parent
 SIM_VAL = ROS_RACERS / "data/images_sim_val"
@@ -107,7 +108,7 @@ def test_the_state_is_decided_by_the_nodes_own_code(realdata: Path):
         node = model.detect(read_rgb(e.frame.image))
         assert (e.result.state, e.result.confidence) == (node.state, node.confidence)
         assert e.result.detections == node.detections
-    source = (ROOT / "tl_classifier/evaluate.py").read_text()
+    source = "".join(p.read_text() for p in (ROOT / "tl_classifier/evaluate").glob("*.py"))
     assert "decide_state(" not in source and "model.result(" in source
 
 

@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import rosbag
 import rospy
-from realdata import read_rgb, site_frames
 from std_msgs.msg import String
 
-from tl_classifier.extract import Sampler, Sampling, write_image
+from tl_classifier.commands.extract_images import main as extract
+from tl_classifier.data.images import Sampler, Sampling, write_image
 from tl_classifier.ros.bags import write_bag
 from tl_classifier.ros.convert import rgb_to_image
-from tl_classifier.ros.extract import main as extract
+from tl_classifier.testing.realdata import read_rgb, site_frames
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = str(ROOT / "scripts" / "extract_images")

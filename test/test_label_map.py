@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from tl_classifier.data.label_map import LabelMap, load_label_map, parse_label_map, write_label_map
 from tl_classifier.errors import LabelMapError, OutputExistsError
-from tl_classifier.label_map import LabelMap, load_label_map, parse_label_map, write_label_map
 
 
 def test_tutorial_label_map(realdata: Path):

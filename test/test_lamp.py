@@ -6,12 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from realdata import ROS_RACERS, read_rgb
 
-from tl_classifier.dataset import Problems, read_annotations
-from tl_classifier.detection import Detection
-from tl_classifier.lamp import CONTRADICTED, check_colours, contradicts, lamp_colour
+from tl_classifier.data.annotations import Problems, read_annotations
+from tl_classifier.model.detection import Detection
+from tl_classifier.model.lamp import CONTRADICTED, check_colours, contradicts, lamp_colour
 from tl_classifier.states import State, state_from_label
+from tl_classifier.testing.realdata import ROS_RACERS, read_rgb
 
 SOURCES = {
     "ros-racers sim": ROS_RACERS / "data/images_sim",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tl_classifier.metrics import STATE_ORDER, iou_matrix, match, pr_curve, state_metrics
+from tl_classifier.evaluate.metrics import STATE_ORDER, iou_matrix, match, pr_curve, state_metrics
 from tl_classifier.states import State
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tl_classifier.errors import LabelMapError, ModelError
-from tl_classifier.model import load_model
+from tl_classifier.model.load import load_model
 from tl_classifier.states import State
 
 

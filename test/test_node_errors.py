@@ -7,7 +7,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from rostest_support import start_master, stop
+
+from tl_classifier.testing.rostest import start_master, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE = ROOT / "scripts" / "tl_classifier_node"

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from defusedxml import ElementTree
 
-from tl_classifier.dataset import DatasetError, Problems, read_annotations, read_coco, read_vott, unlabelled_images
-from tl_classifier.tfrecord import create_tf_record, read_record, summary_path
+from tl_classifier.commands.create_tf_record import main as create_tf_record
+from tl_classifier.data.annotations import DatasetError, Problems, read_annotations, read_coco, read_vott, unlabelled_images
+from tl_classifier.data.records import read_record, summary_path
 
 MISTERMI = "mistermi87/rosbag_data"
 VOTT = "dominikma/vott-json-export/SimData-export.json"

@@ -8,16 +8,16 @@ from pathlib import Path
 import numpy as np
 import rosbag
 
+from tl_classifier.data.synth import demo_sequence, render_frame
 from tl_classifier.ros.bags import write_bag
 from tl_classifier.ros.convert import image_to_rgb
 from tl_classifier.states import State
-from tl_classifier.synth import demo_sequence, render_frame
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_rendered_states_are_detected(baseline_dir: Path):
-    from tl_classifier.model import load_model
+    from tl_classifier.model.load import load_model
 
     model = load_model(baseline_dir)
     rng = np.random.default_rng(7)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tl_classifier.label_map import load_label_map
+from tl_classifier.data.label_map import load_label_map
 from tl_classifier.states import State, state_from_label, to_styx
 
 

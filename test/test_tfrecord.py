@@ -14,8 +14,10 @@ import pytest
 import yaml
 from defusedxml import ElementTree
 
-from tl_classifier.dataset import Example, split_examples
-from tl_classifier.tfrecord import create_tf_record, inspect_record, read_record, record_files
+from tl_classifier.commands.create_tf_record import main as create_tf_record
+from tl_classifier.commands.inspect_record import main as inspect_record
+from tl_classifier.data.annotations import Example, split_examples
+from tl_classifier.data.records import read_record, record_files
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -149,7 +151,7 @@ def test_split_is_stratified_reproducible_and_sharded(tmp_path: Path, racers: Pa
 
 
 def test_split_keeps_each_state_in_proportion():
-    from tl_classifier.dataset import Box
+    from tl_classifier.data.annotations import Box
 
     ex = [Example(Path(f"{s}{i}.jpg"), [Box(s, 0, 0, 1, 1)], Path("x")) for s in ("Red", "Green") for i in range(50)]
     parts = split_examples(ex, {"train": 0.8, "val": 0.2}, seed=3)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import difflib
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tl_classifier.pipeline_config import ConfigError, Settings, configure, meta_architecture
-from tl_classifier.train_cli import main as train
+from tl_classifier.commands.train import main as train
+from tl_classifier.train.pipeline_config import ConfigError, Settings, configure, meta_architecture
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ["ssd_inception_v2_coco_sim", "ssd_inception_v2_coco_udacity", "faster_rcnn_inception_v2_coco"]
@@ -17,7 +18,7 @@ CONFIGS = ["ssd_inception_v2_coco_sim", "ssd_inception_v2_coco_udacity", "faster
 
 @pytest.fixture(scope="module")
 def records(tmp_path_factory, realdata: Path) -> dict[str, Path]:
-    from tl_classifier.tfrecord import create_tf_record
+    from tl_classifier.commands.create_tf_record import main as create_tf_record
 
     out = tmp_path_factory.mktemp("rec")
     data = realdata / "ros-racers/tl_classification/data"
@@ -108,7 +109,9 @@ def test_bad_inputs(tmp_path: Path, realdata: Path, records, capsys):
 def test_run_without_the_od_api_says_so_first(tmp_path: Path):
     cmd = [str(ROOT / "scripts/train"), "run", "--pipeline=/missing.config", f"--model_dir={tmp_path / 'm'}",
            "--label_map=/missing.pbtxt", f"--export_dir={tmp_path / 'e'}"]  # fmt: skip
-    done = subprocess.run(cmd, capture_output=True, text=True)
+    env = {**os.environ, "TL_CLASSIFIER_ODAPI": str(tmp_path / "no_odapi")}  # as on a machine without `make odapi`
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
     assert done.returncode == 1
-    assert done.stderr.count("\n") == 1 and "Object Detection API is not installed" in done.stderr
+    assert done.stderr.count("\n") == 1 and "Object Detection API's environment is missing" in done.stderr
+    assert "make odapi" in done.stderr
     assert not (tmp_path / "m").exists() and not (tmp_path / "e").exists()

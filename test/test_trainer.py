@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tl_classifier.model import load_model
-from tl_classifier.trainer import STRIDE, ModelSpec, build_model, centernet_loss, detector_fn, make_targets
+from tl_classifier.model.load import load_model
+from tl_classifier.train.network import STRIDE, ModelSpec, build_model, centernet_loss, detector_fn, make_targets
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ModelSpec(num_classes=4, input_height=64, input_width=96, alpha=0.35, channels=16, max_detections=5)
@@ -48,8 +48,8 @@ def test_decoding_finds_the_peak_in_od_api_format(tmp_path: Path):
     """A real Keras model whose heatmap has one peak where the input is brightest; exported, loaded, detected."""
     import tensorflow as tf
 
-    from tl_classifier.export import export_detector
-    from tl_classifier.label_map import LabelMap
+    from tl_classifier.data.label_map import LabelMap
+    from tl_classifier.model.export import export_detector
 
     keras = tf.keras
     inputs = keras.Input((TINY.input_height, TINY.input_width, 3))
@@ -99,7 +99,7 @@ def test_builtin_training_end_to_end(tiny_records: Path, tmp_path: Path):
     assert "loss" in done.stdout and (tmp_path / "work/last.weights.h5").is_file()
     assert list((tmp_path / "work/logs").rglob("events.out.tfevents.*")), "TensorBoard logs"
     model = load_model(tmp_path / "model")
-    from tl_classifier.label_map import load_label_map
+    from tl_classifier.data.label_map import load_label_map
 
     assert model.kind == "frozen" and model.label_map == load_label_map(tiny_records / "lm.pbtxt")
     boxes, scores, classes = model.raw(np.zeros((600, 800, 3), np.uint8))

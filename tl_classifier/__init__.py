@@ -3,7 +3,7 @@
 The package has three layers:
 
 * a ROS-free core (this package's top-level modules): numpy RGB images in,
-  :class:`~tl_classifier.detection.FrameResult` objects out, testable without a master;
+  :class:`~tl_classifier.model.detection.FrameResult` objects out, testable without a master;
 * thin ROS glue in :mod:`tl_classifier.ros` (node classes, message conversion);
 * scripts in ``scripts/`` of a few lines that call ``main(argv) -> int``.
 """

@@ -1,7 +1,7 @@
 """The package's one exception tree.
 
 Every error the package raises on purpose is a :class:`TLClassifierError`.
-Commands catch it at the top (see :func:`tl_classifier.cli.run_main`) and print
+Commands catch it at the top (see :func:`tl_classifier.commands.run_main`) and print
 one line naming the file and the problem.
 """
 

@@ -45,7 +45,7 @@ class NodeParams:
         for f in fields(cls):
             default = f.default
             raw = get(prefix + f.name, default)
-            kind = type(default)
+            kind: Any = type(default)
             try:
                 if kind is bool or (kind is int and isinstance(raw, bool)):
                     raise TypeError

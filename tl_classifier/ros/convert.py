@@ -61,7 +61,7 @@ def image_to_rgb(msg: Image | CompressedImage) -> np.ndarray:
         # By type name, not isinstance: rosbag hands out classes generated from
         # the bag's own definitions, which are not sensor_msgs.msg's classes.
         # (ROS 2 messages read by the rosbags library name their type in __msgtype__.)
-        kind = getattr(msg, "_type", None) or getattr(msg, "__msgtype__", "")
+        kind = str(getattr(msg, "_type", None) or getattr(msg, "__msgtype__", ""))
         if kind.endswith("CompressedImage"):
             # OpenCV directly (cv_bridge's compressed path is imdecode + cvtColor, and on bytes that do
             # not decode it fails inside cvtColor with an assertion text that names no cause)

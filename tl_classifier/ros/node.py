@@ -18,15 +18,16 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import rospy
 from sensor_msgs.msg import CompressedImage, Image
 
-from tl_classifier.classify import FrameClassifier, Health, ModelBroken, failure_kind
-from tl_classifier.detection import FrameResult, TemporalFilter
-from tl_classifier.draw import draw_result
 from tl_classifier.errors import ImageError, TLClassifierError, first_line
-from tl_classifier.model import DetectionModel, load_model
+from tl_classifier.model.classify import FrameClassifier, Health, ModelBroken, failure_kind
+from tl_classifier.model.detection import FrameResult, TemporalFilter
+from tl_classifier.model.draw import draw_result
+from tl_classifier.model.load import DetectionModel, load_model
 from tl_classifier.msg import TrafficLightDetection, TrafficLightState
 from tl_classifier.params import NodeParams
 from tl_classifier.ros.convert import image_to_rgb, rgb_to_image
@@ -51,9 +52,9 @@ class Stats:
         self.superseded = 0  # replaced by a newer frame before inference
         self.stale = 0  # older than max_frame_age
         self.failed = 0  # could not be decoded or classified
-        self.inference = deque(maxlen=window)
-        self.latency = deque(maxlen=window)  # callback -> published
-        self.done_at = deque(maxlen=window)
+        self.inference: deque[float] = deque(maxlen=window)
+        self.latency: deque[float] = deque(maxlen=window)  # callback -> published
+        self.done_at: deque[float] = deque(maxlen=window)
 
     def rate(self) -> float:
         if len(self.done_at) < 2:
@@ -241,7 +242,7 @@ class ClassifierNode:
             debug.header = msg.header
             self.debug_pub.publish(debug)
 
-    def _diagnose(self, stat: object) -> object:
+    def _diagnose(self, stat: Any) -> Any:  # a diagnostic_updater.DiagnosticStatusWrapper
         s = self.stats
         health = self.health.status(self.filter.state.name, s.rate())
         stat.summary(health.level, f"{health.message} ({self.params.camera_topic})")

@@ -1,0 +1,353 @@
+"""Write docs/REPORT.md, the project's written report, from measured files only.
+
+    make report    # evaluate every model into docs/report/, then run this
+
+Every number in the report comes from a file: ``docs/report/metrics.json``
+(``evaluate``), each model's ``model.json`` (what it was trained on, from the
+records' summaries), ``bench/results/*.json`` (the benchmarks), and the data
+itself (which evaluation frames the training also saw).  The prose around them
+is written here; where a sentence depends on a number, the number decides it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tl_classifier.data.annotations import Problems
+from tl_classifier.data.frames import load_frames
+from tl_classifier.evaluate.markdown import SUMMARY_HEADER, summary_rows, table
+
+#: the repository this module is in: the report reads docs/heldout/ and bench/results/ there
+ROOT = Path(__file__).resolve().parents[2]
+#: What each shipped model is (words only; its numbers come from the files).
+MODEL_WORDS = {
+    "default": "the default of `classify.launch`: two stages trained with this package's built-in trainer "
+    "(`train builtin --two_stage`, TensorFlow alone) on every real recording plus synthetic frames: a detector that "
+    "finds lights, then a classifier of each light's crop at the camera's resolution",
+    "colour_baseline": "an untrained colour-threshold detector written in TensorFlow ops (`tl_classifier/baseline.py`): "
+    "it boxes lit lamps by their colour; the reference any trained model has to beat",
+}
+GOOD = 0.95  #: a state accuracy at or above this is called good in the text
+#: The goals of a model on recordings it was not trained on (issue 12): state accuracy per domain, RED read as GREEN.
+HELD_OUT_GOALS = {"sim": 0.97, "car": 0.95}
+
+
+def _confusion_sum(results: list[dict]) -> dict:
+    """State metrics of several recordings together: those of the sum of their confusion matrices."""
+
+    from tl_classifier.evaluate.metrics import confusion_metrics, sum_matrices
+
+    return confusion_metrics(sum_matrices(r["confusion"] for r in results))
+
+
+def _probe_section(report_dir: str) -> list[str]:
+    """What a model learnt instead of the lamp's colour (docs/heldout/probe.json, from docs/probe_colour.py)."""
+    path = ROOT / "docs" / "heldout" / "probe.json"
+    if not path.is_file():
+        return []
+    probe = json.loads(path.read_text())
+    rows = []
+    for name, r in probe["results"].items():
+        rows.append([f"`{name}`", f"`{probe['models'][name]}`", f"**{r['red_read_as_green']}** of {r['red_frames']}",
+                     f"{r['still_green_with_the_lamp_greyed']} of {r['red_read_as_green']}", r["red_read_right"],
+                     f"{r['still_red_with_red_and_green_swapped']} of {r['red_read_right']}"])  # fmt: skip
+    header = ["model", "path", "RED read as GREEN", "still GREEN, every lamp greyed out", "RED read right",
+              "still RED, red and green swapped"]  # fmt: skip
+    return [
+        "### What the model before this one had learnt instead of the lamp's colour",
+        "",
+        f"On the RED frames of `{probe['data']['name']}` (`{probe['data']['path']}`), a recording the second model "
+        "was not trained on (the first saw 3 of its frames, through alexvogel's set), two interventions "
+        "(docs/probe_colour.py): where a model reads RED as GREEN, every lit lamp inside the labelled lights and the "
+        "model's GREEN boxes is painted the grey of its housing (a model that reads the lamps cannot keep saying GREEN "
+        "when none is lit); where it reads RED right, the frame's red and green channels are swapped (a model that reads "
+        "colour must stop saying RED).",
+        "",
+        *table(header, rows),
+        "",
+        "A model that keeps its answer when the lamp is gone, or when red and green trade places, reads something else: "
+        "the light's shape and where it hangs in the scene. That is why the default model now classifies each light from "
+        "its own crop, trains with the colours of other recordings, and has its GREEN checked against the lamp.",
+        "",
+        f"![each frame as it is and after the intervention](heldout/{probe['figure']})",
+        "",
+    ]
+
+
+def _held_out_section(report_dir: str) -> list[str]:
+    """Leave one recording out (docs/heldout/loro.json, from `make loro`): the figures a new track can expect."""
+    path = ROOT / "docs" / "heldout" / "loro.json"
+    if not path.is_file():
+        return ["No held-out figures yet: `make loro` trains a model without each recording and evaluates it there.", ""]
+    loro = json.loads(path.read_text())
+    recs = loro["recordings"]
+    rows = []
+    for r in recs:
+        st = r["state"]
+        reds = f"**{st['red_as_green']}** of {st['per_state']['RED']['frames']}"
+        rows.append([f"`{r['recording']}`", r["domain"], r["what"], reds, st["red_missed"],
+                     f"{st['right']}/{st['frames']} = {_pct(st['accuracy'])}"])  # fmt: skip
+    for domain in sorted({r["domain"] for r in recs}):
+        st = _confusion_sum([r["state"] for r in recs if r["domain"] == domain])
+        goal = HELD_OUT_GOALS.get(domain)
+        rows.append([f"**all {domain}**", domain, f"goal: >= {_pct(goal)} right, no RED read as GREEN" if goal else "",
+                     f"**{st['red_as_green']}** of {st['per_state']['RED']['frames']}", st["red_missed"],
+                     f"**{st['right']}/{st['frames']} = {_pct(st['accuracy'])}**"])  # fmt: skip
+    met = []
+    for domain, goal in HELD_OUT_GOALS.items():
+        mine = [r for r in recs if r["domain"] == domain]
+        if mine:
+            st = _confusion_sum([r["state"] for r in mine])
+            ok = st["accuracy"] >= goal and not any(r["state"]["red_as_green"] for r in mine)
+            met.append(f"{domain}: {'met' if ok else 'not met'} ({_pct(st['accuracy'])} right)")
+    out = [
+        "### On recordings the model was not trained on (leave one recording out)",
+        "",
+        "For each real recording, a model trained on all the others (and the synthetic frames), evaluated on every "
+        f"frame of the held-out one: the figure a user of a new track or camera can expect. Recipe: the default "
+        f"model's, on a shorter schedule (`{loro['settings']}`; the shipped model: {loro['default_model_settings']}). "
+        "From `docs/heldout/loro.json` (`make loro`, docs/leave_one_out.py).",
+        "",
+        *table(["held out", "domain", "frames of", "RED read as GREEN", "RED missed", "state right"], rows),
+        "",
+        f"Goals (issue 12): {'; '.join(met)}.",
+        "",
+    ]
+    figs = [(r["recording"], f) for r in recs for f in r.get("mistake_figures", [])]
+    if figs:
+        out += ["The hardest frames of each held-out recording (white: the labelled box; colour: the detections):", ""]
+        out += [f"![{rec}: {f['set']}](heldout/{f['figure']})" for rec, f in figs]
+        out.append("")
+    return out
+
+
+def _pct(v: float | None) -> str:
+    return "–" if v is None else f"{100 * v:.1f} %"
+
+
+def _images_of(source: str) -> set[Path]:
+    """The image files a training or evaluation source holds (XML folder, YAML, or state folders; none if it is gone)."""
+    p = Path(source)
+    if not p.exists():
+        return set()
+    return {f.image.resolve() for f in load_frames(p, Problems(out=lambda _: None)) if isinstance(f.image, Path)}
+
+
+def _training_section(info: dict) -> list[str]:
+    t = info.get("training")
+    if not t:
+        return ["Its model.json does not say what it was trained on."]
+    rows = []
+    for kind in ("train_records", "val_records"):
+        for name, s in t[kind].items():
+            sources = "<br>".join(f"`{d}`" for d in s.get("data_dir", [])) or "–"
+            labels = ", ".join(f"{k} {v}" for k, v in s.get("boxes_per_label", {}).items())
+            sizes = ", ".join(f"{k} ({v})" for k, v in s.get("image_sizes", {}).items())
+            rows.append(
+                [kind.split("_")[0], f"`{name}`", sources, s["images"], s.get("images_without_boxes", "–"), labels, sizes]
+            )
+    settings = ", ".join(f"{k} {t[k]}" for k in ("input_size", "alpha", "pretrained", "epochs", "steps_per_epoch", "batch_size",
+                                                 "learning_rate", "seed") if k in t)  # fmt: skip
+    return [
+        *table(["use", "record", "made from", "images", "without a light", "boxes per label", "image sizes"], rows),
+        "",
+        f"Training settings: {settings}. The validation record chose the score threshold "
+        f"({info['score_threshold']:g}, validation state accuracy {_pct(info.get('val_state_accuracy'))}); "
+        "its frames were not trained on.",
+    ]
+
+
+def _overlap(info: dict, metrics: dict) -> dict[str, tuple[int, int]]:
+    """For each evaluation set: (frames the training records hold, frames the validation records hold)."""
+    t = info.get("training", {})
+    seen = {
+        kind: set().union(*(_images_of(d) for s in t.get(kind, {}).values() for d in s.get("data_dir", [])))
+        for kind in ("train_records", "val_records")
+    }
+    out = {}
+    for s in metrics["sets"]:
+        frames = set().union(*(_images_of(src) for src in s["sources"]))
+        out[s["name"]] = (len(frames & seen["train_records"]), len(frames & seen["val_records"]))
+    return out
+
+
+def _bench(name: str) -> dict | None:
+    p = ROOT / "bench/results" / f"{name}.json"
+    return json.loads(p.read_text()) if p.is_file() else None
+
+
+def build(metrics: dict, report_dir: str) -> str:
+    """The text of REPORT.md; ``report_dir`` is where metrics.json and the figures are, relative to docs/."""
+    models = {m["name"]: m for m in metrics["models"]}
+    infos, sizes = {}, {}
+    for name, m in models.items():
+        p = Path(m["path"])
+        folder = p.parent if p.suffix == ".pb" or p.name == "saved_model" else p
+        infos[name] = json.loads((folder / "model.json").read_text()) if (folder / "model.json").is_file() else {}
+        sizes[name] = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+    sets = metrics["sets"]
+    res = metrics["results"]
+    main = next(iter(models))
+    overlap = _overlap(infos[main], metrics)
+    out = [
+        "# tl_classifier: the written report",
+        "",
+        f"<!-- Written by `make report` (tl_classifier.commands.build_report) on {metrics['created']}; do not edit by hand. -->",
+        "",
+        'The Udacity capstone tutorial this package grows out of ends with "summarize the results in a written report". '
+        "This is that report. Every number below is read from a file that a command wrote: "
+        f"`{report_dir}/metrics.json` (`evaluate`; full tables in [{report_dir}/report.md]({report_dir}/report.md)), "
+        "each model's `model.json`, and `bench/results/*.json`. `make report` writes it again from the current models.",
+        "",
+        "## 1. The models",
+        "",
+    ]
+    rows = []
+    for name, m in models.items():
+        info = infos[name]
+        rows.append([f"`{name}`", MODEL_WORDS.get(name, "–"), info.get("architecture", "colour thresholds, no weights"),
+                     info.get("input_size", "any"), f"{m['score_threshold']:g}", f"{sizes[name] / 1e3:,.0f} KB"])  # fmt: skip
+    out += [*table(["model", "what", "architecture", "input", "score threshold", "size of its folder"], rows), ""]
+    out += [f"### What `{main}` was trained on", "", *_training_section(infos[main]), ""]
+    out += [
+        "## 2. The evaluation data",
+        "",
+        "Real frames from `../shared/realdata`, recorded and labelled by Udacity capstone teams "
+        "(see its README). A frame's true state is its folder's, or that of most of its labelled boxes.",
+        "",
+    ]
+    rows = []
+    for s in sets:
+        trained, validated = overlap[s["name"]]
+        rows.append([s["name"], "<br>".join(f"`{p}`" for p in s["sources"]), s["frames"], s["true_boxes"] or "states only",
+                     ", ".join(f"{k} {v}" for k, v in s["truth"].items() if v), trained, validated])  # fmt: skip
+    out += table(["set", "from", "frames", "labelled boxes", "frames per true state", f"also in `{main}`'s training",
+                  "chose its threshold"], rows)  # fmt: skip
+    off_frames = sum(s["truth"].get("OFF", 0) for s in sets)
+    out += [
+        "",
+        f"{sum(s['frames'] for s in sets)} frames in all; {off_frames} of them show a light that is OFF"
+        + (", so OFF is not tested on real frames." if not off_frames else "."),
+        "",
+        "## 3. Results",
+        "",
+        "A frame counts as right when the state the node decides from it is its true state: of its lights at or above "
+        "the score threshold, the most careful state (RED over YELLOW over GREEN over OFF; none: UNKNOWN), after a GREEN "
+        "whose lit lamp looks red has been made UNKNOWN. *RED read as GREEN* is the error that would let the car drive "
+        "through a red light: it comes first. Boxes count as found at IoU >= "
+        f"{metrics['iou_threshold']:g}; mAP is the mean of the per-state APs, *any light* ignores the state.",
+        "",
+        *_held_out_section(report_dir),
+        *_probe_section(report_dir),
+        "### In distribution: frames of recordings the shipped models were trained on",
+        "",
+        "These frames were not trained on (except where section 2 says so), but their recordings were: "
+        "these figures say how well the model learnt those scenes, not what a new track will see.",
+        "",
+    ]
+    if metrics.get("groups"):
+        rows = [[g["name"], ", ".join(g["sets"]), f"`{n}`", f"**{st['red_as_green']}** of {st['per_state']['RED']['frames']}",
+                 st["red_missed"], f"{st['right']}/{st['frames']} = {_pct(st['accuracy'])}"]
+                for g in metrics["groups"] for n in models for st in [g["results"][n]]]  # fmt: skip
+        out += [*table(["recording / domain", "sets", "model", "RED read as GREEN", "RED missed", "state right"], rows), ""]
+    out += [*table(SUMMARY_HEADER, summary_rows(metrics)), ""]
+    for s in sets:
+        figs = [f"![{name} on {s['name']}]({report_dir}/{res[name][s['name']]['figures']['confusion']})" for name in models]
+        out += [f"**{s['name']}**: confusion matrices (rows: truth)", "", " ".join(figs), ""]
+        if s["figures"].get("pr"):
+            out += [f"![precision-recall on {s['name']}]({report_dir}/{s['figures']['pr']})", ""]
+    strips = [(n, s["name"]) for n in models for s in sets if res[n][s["name"]]["figures"].get("mistakes")]
+    if strips:
+        out += ["### The worst mistakes", "", "White: the labelled box; colour: the model's detections.", ""]
+        out += [f"![{n} on {s}]({report_dir}/{res[n][s]['figures']['mistakes']})" for n, s in strips if n == main]
+        out += ["", f"The other models' strips are in [{report_dir}/report.md]({report_dir}/report.md).", ""]
+    out += ["## 4. Speed", "", f"Per frame, the model call alone ({metrics['machine']['description']}):", ""]
+    rows = [[n, s["name"], ", ".join(res[n][s["name"]]["speed"]["sizes"]), f"{res[n][s['name']]['speed']['median_ms']:.1f}",
+             f"{res[n][s['name']]['speed']['p95_ms']:.1f}"] for n in models for s in sets]  # fmt: skip
+    out += [*table(["model", "set", "frame size", "ms median", "ms p95"], rows), ""]
+    benches = [b for b in (_bench("node_latency"), _bench("node_latency_colour_baseline")) if b]
+    if benches:
+        out += ["In the node (`bench/node_latency`: real 1368x1096 car frames published at a rate, time from "
+                "publishing a frame to receiving its state):", ""]  # fmt: skip
+        rows = [[f"`{b['model']}`", b["machine"], r.get("publisher", "python"), f"{b['anchor']['median_ms']:.1f}",
+                 f"{r['rate_hz']:g}", f"{r['latency_median_ms']:.1f}", f"{r['latency_p99_ms']:.1f}",
+                 f"{r['frames_dropped']}/{r['frames_sent']}"]
+                for b in benches for r in b["runs"] if r.get("target", "node") == "node"]  # fmt: skip
+        out += [*table(["model", "machine", "publisher", "bare ms median", "camera Hz", "node ms median", "node ms p99",
+                        "dropped (stale)"], rows), "", "Bare transport, the C++ publisher and where the time goes: "
+                "[BENCHMARKS.md](BENCHMARKS.md).", ""]  # fmt: skip
+    gpu = [b for b in benches if "no GPU" not in b["machine"]] or [m for m in [metrics["machine"]] if m.get("gpu")]
+    out += [
+        "GPU: measured above."
+        if gpu
+        else "GPU: not measured; none of the figures above ran on a GPU. On a machine with one, "
+        "`make TF_PACKAGE='tensorflow[and-cuda]==2.21.0'`, then `make report` and `bench/node_latency`, fill it in.",
+        "",
+        "## 5. What works and what does not",
+        "",
+    ]
+    out += _verdicts(main, models, sets, res, overlap, off_frames)
+    out += [
+        "",
+        "## 6. What to do next",
+        "",
+        "- **Evaluate on your own recording before you trust a model.** Extract frames from a bag of your track "
+        "(`extract_images`), label them (labelImg, or export VoTT/COCO), and run `evaluate` with your frames as a set of "
+        "their own. The leave-one-recording-out table shows what a recording the model has never seen can look like: "
+        "no RED read as GREEN, but many lights missed. Adding a few hundred labelled frames of your own to the training "
+        "(`make default-model`) is the surest gain.",
+        "- **Watch the RED-read-as-GREEN column first**, then RED missed; accuracy alone hides which mistakes a car can survive.",
+        "- **Retrain for a new place**: add your labelled frames to the training records (`create_tf_record`) and "
+        "repeat `make default-model`, which trains, picks the score threshold on the validation frames and rewrites "
+        "this report. With the Object Detection API installed, `train configure` / `train run` do the same for the "
+        "tutorial's SSD and Faster R-CNN models.",
+        "- **Add OFF and no-light frames** from the real car where you can: the evaluation has "
+        + ("none with an OFF light." if not off_frames else f"only {off_frames} with an OFF light."),
+        "- **Measure on the car's computer** (`bench/node_latency`, and `evaluate` for the model alone): the times "
+        "above are from this build machine.",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def _verdicts(main: str, models: dict, sets: list[dict], res: dict, overlap: dict, off_frames: int) -> list[str]:
+    """Bullet points whose wording follows from the numbers."""
+    lines = []
+    for n in models:
+        good = [s["name"] for s in sets if res[n][s["name"]]["state"]["accuracy"] >= GOOD]
+        weak = [f"{s['name']} ({_pct(res[n][s['name']]['state']['accuracy'])})" for s in sets
+                if res[n][s["name"]]["state"]["accuracy"] < GOOD]  # fmt: skip
+        red_green = sum(res[n][s["name"]]["state"]["red_as_green"] for s in sets)
+        red_missed = sum(res[n][s["name"]]["state"]["red_missed"] for s in sets)
+        text = f"- `{n}`: state right in at least {100 * GOOD:.0f} % of frames on " + (", ".join(good) or "no set")
+        text += f"; below that on {', '.join(weak)}" if weak else ""
+        text += f". RED read as GREEN: {red_green} frame(s); RED missed: {red_missed} frame(s) in all."
+        maps = [(s["name"], res[n][s["name"]]["detection"]["map"]) for s in sets if res[n][s["name"]]["detection"]]
+        if maps:
+            text += " Boxes (mAP): " + ", ".join(f"{k} {v:.2f}" for k, v in maps if v is not None) + "."
+        lines.append(text)
+    loro_path = ROOT / "docs" / "heldout" / "loro.json"
+    if loro_path.is_file():
+        recs = json.loads(loro_path.read_text())["recordings"]
+        worst = min(recs, key=lambda r: r["state"]["accuracy"])
+        rights = ", ".join(f"{_pct(r['state']['accuracy'])} ({r['recording']})" for r in recs)
+        red_green = sum(r["state"]["red_as_green"] for r in recs)
+        frames = sum(r["state"]["frames"] for r in recs)
+        lines.append(
+            f"- On recordings it was not trained on (leave one recording out), a model of `{main}`'s recipe read RED as "
+            f"GREEN in {red_green} frame(s) of {frames}; its state was right in {rights}. Its errors there are mostly "
+            f"lights missed (UNKNOWN), worst on `{worst['recording']}`."
+        )
+    seen = [f"{k} ({t} frames)" for k, (t, _) in overlap.items() if t]
+    if seen:
+        lines.append(f"- Some evaluation frames were also training frames of `{main}`: {', '.join(seen)}; "
+                     "their results there say little.")  # fmt: skip
+    lines.append(
+        f"- The other evaluation frames of section 3's in-distribution tables were not trained on, but they come from "
+        f"recordings that `{main}` was trained on; the leave-one-recording-out table above is the one that says how a "
+        "model of this recipe does on a recording it has never seen."
+    )
+    if not off_frames:
+        lines.append("- OFF is never tested on real frames: none of the real evaluation frames shows an unlit light.")
+    return lines

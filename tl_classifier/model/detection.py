@@ -1,0 +1,120 @@
+"""Detections, the state of one frame, and the temporal filter over frames."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tl_classifier.errors import ParameterError
+from tl_classifier.states import State
+
+#: A light counts when it scores at least this share of the frame's best light: far, weak detections beside a
+#: clear light (another road's light, a false yellow on the tarmac) do not decide the frame.
+RELEVANT_SHARE = 0.3
+#: How careful each state makes a driver: of the lights seen, the most careful state decides.
+_RESTRICTIVENESS = {State.RED: 4, State.YELLOW: 3, State.GREEN: 2, State.OFF: 1, State.UNKNOWN: 0}
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One detected light: its state, the model's label and score, and its box in pixels."""
+
+    state: State
+    label: str
+    class_id: int
+    score: float
+    xmin: int
+    ymin: int
+    xmax: int
+    ymax: int
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """What the model found in one frame, before the temporal filter.
+
+    ``state`` is decided by :func:`decide_state`; ``detections`` holds every
+    detection at or above the score threshold, best first.
+    """
+
+    state: State
+    confidence: float
+    detections: tuple[Detection, ...] = field(default_factory=tuple)
+    inference_time: float = 0.0
+
+
+def decide_state(detections: tuple[Detection, ...] | list[Detection], score_threshold: float) -> tuple[State, float]:
+    """The state of a frame from its lights, decided as a careful driver would.
+
+    * Only lights at or above ``score_threshold`` with a known state count
+      (UNKNOWN lights, e.g. those whose lamp colour contradicts their class, never decide),
+      and of those only the relevant ones: scoring at least :data:`RELEVANT_SHARE` of the best.
+    * Of those, the most careful state wins: RED over YELLOW over GREEN over OFF.  A confident
+      RED anywhere beats a GREEN elsewhere, whichever scores higher.
+    * The confidence is the winning state's best score times the share of the lights' scores
+      that agree with it: two lights that disagree lower it, so that a consumer can tell.
+
+    Returns ``(State.UNKNOWN, 0.0)`` when no light counts.  The node and ``evaluate``
+    both call this function (through :meth:`tl_classifier.model.load.DetectionModel.result`).
+    """
+    counted = [d for d in detections if d.score >= score_threshold and d.state != State.UNKNOWN]
+    if not counted:
+        return State.UNKNOWN, 0.0
+    best = max(d.score for d in counted)
+    counted = [d for d in counted if d.score >= RELEVANT_SHARE * best]
+    state = max((d.state for d in counted), key=_RESTRICTIVENESS.__getitem__)
+    agreeing = [d.score for d in counted if d.state == state]
+    share = sum(agreeing) / sum(d.score for d in counted)
+    return state, max(agreeing) * share
+
+
+class TemporalFilter:
+    """Publishes a state only once it has been seen enough frames in a row.
+
+    The rules (all counts are consecutive frames):
+
+    * A new state replaces the published one after ``count_threshold`` frames
+      (default 3, as in the capstone's ``STATE_COUNT_THRESHOLD``).
+    * Switching **to RED** needs only ``red_count_threshold`` frames (default 1):
+      reacting late to a red light is the dangerous error, while a false RED
+      only costs a brief, needless slow-down.  Leaving RED takes the full
+      ``count_threshold``.
+    * **UNKNOWN** (no light seen) replaces a known state only after
+      ``unknown_count_threshold`` frames (default 6, twice the normal count),
+      so a light missed for a frame or two does not make a RED disappear;
+      a light that is really gone still gives UNKNOWN after a bounded time.
+    * Before any state is confirmed, the published state is UNKNOWN, never RED.
+
+    :raises ParameterError: if a threshold is below 1.
+    """
+
+    def __init__(self, count_threshold: int = 3, red_count_threshold: int = 1, unknown_count_threshold: int = 6) -> None:
+        for name, value in (
+            ("count_threshold", count_threshold),
+            ("red_count_threshold", red_count_threshold),
+            ("unknown_count_threshold", unknown_count_threshold),
+        ):
+            if int(value) != value or value < 1:
+                raise ParameterError(f"{name} must be a whole number of frames >= 1, got {value!r}")
+        self.count_threshold = int(count_threshold)
+        self.red_count_threshold = int(red_count_threshold)
+        self.unknown_count_threshold = int(unknown_count_threshold)
+        self.state = State.UNKNOWN
+        self._candidate = State.UNKNOWN
+        self._count = 0
+
+    def _needed(self, state: State) -> int:
+        if state == State.RED:
+            return self.red_count_threshold
+        if state == State.UNKNOWN:
+            return self.unknown_count_threshold
+        return self.count_threshold
+
+    def update(self, raw: State) -> State:
+        """Feed one frame's state; return the state to publish."""
+        if raw == self._candidate:
+            self._count += 1
+        else:
+            self._candidate, self._count = raw, 1
+        if raw != self.state and self._count >= self._needed(raw):
+            self.state = raw
+        return self.state

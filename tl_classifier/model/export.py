@@ -1,0 +1,100 @@
+"""Exporting a detector in the Object Detection API's own formats.
+
+:func:`export_detector` writes, into one folder (the OD API exporter's layout):
+
+* ``frozen_inference_graph.pb``: a TF1-style frozen graph whose tensors carry
+  the OD API's names (``image_tensor:0`` -> ``detection_boxes:0``,
+  ``detection_scores:0``, ``detection_classes:0``, ``num_detections:0``);
+  variables are folded into constants with TensorFlow's own
+  ``convert_variables_to_constants_v2``;
+* ``saved_model/``: a TF2 SavedModel with signature ``serving_default``
+  (input ``input_tensor``, uint8 [1, H, W, 3]);
+* ``label_map.pbtxt``.
+
+The node and every other tool load the result exactly like an OD API export.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tl_classifier.data.label_map import LabelMap
+from tl_classifier.fields import FROZEN_GRAPH_NAME, LABEL_MAP_NAME, MODEL_INFO_NAME, SAVED_MODEL_DIR
+from tl_classifier.fields import DetectionFields as D
+from tl_classifier.files import atomic_output
+from tl_classifier.tf_setup import import_tensorflow
+
+OUTPUT_NAMES = D.OUTPUTS
+
+#: A detector: uint8 [1, H, W, 3] RGB tensor in, a dict of the four OD API outputs out
+#: (boxes float32 [1, N, 4] normalised ymin/xmin/ymax/xmax, scores [1, N],
+#: classes float32 [1, N] counting from 1, num_detections float32 [1]).
+DetectFn = Callable[[Any], dict[str, Any]]
+
+
+def frozen_graph_def(detect: DetectFn) -> Any:
+    """Trace ``detect`` and return a frozen ``GraphDef`` with the OD API's tensor names."""
+    tf = import_tensorflow()
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="image_tensor")])
+    def serve(image_tensor: Any) -> dict[str, Any]:
+        out = detect(image_tensor)
+        return {n: tf.identity(out[n], name=n) for n in OUTPUT_NAMES}
+
+    frozen = convert_variables_to_constants_v2(serve.get_concrete_function())
+    return frozen.graph.as_graph_def()
+
+
+class _Exported:
+    """Builds the tf.Module for the SavedModel (kept apart so TF is imported lazily)."""
+
+    @staticmethod
+    def module(detect: DetectFn, trackable: Any) -> Any:
+        tf = import_tensorflow()
+        module = tf.Module()
+        module.model = trackable  # tracks any variables, so the SavedModel saves them
+
+        @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.uint8, name="input_tensor")])
+        def serve(input_tensor: Any) -> dict[str, Any]:
+            out = detect(input_tensor)
+            return {n: tf.identity(out[n], name=n) for n in OUTPUT_NAMES}
+
+        module.serve = serve
+        return module
+
+
+def export_detector(
+    detect: DetectFn,
+    out_dir: str | os.PathLike[str],
+    label_map: LabelMap,
+    trackable: Any = None,
+    overwrite: bool = False,
+    info: dict[str, Any] | None = None,
+) -> Path:
+    """Export ``detect`` as a frozen graph, a SavedModel and a label map in ``out_dir``.
+
+    The folder is written under a temporary name and renamed when complete.
+
+    :param trackable: the object holding the detector's variables (a Keras
+        model, say); ``None`` for a detector made of constants only.
+    :param info: written as ``model.json`` (e.g. ``{"score_threshold": 0.3}``, the model's operating point).
+    :raises OutputExistsError: if ``out_dir`` exists and ``overwrite`` is false.
+    """
+    import json
+
+    tf = import_tensorflow()
+    out = Path(out_dir)
+    with atomic_output(out, overwrite) as tmp:
+        tmp.mkdir(parents=True)
+        graph_def = frozen_graph_def(detect)
+        (tmp / FROZEN_GRAPH_NAME).write_bytes(graph_def.SerializeToString(deterministic=True))
+        module = _Exported.module(detect, trackable)
+        tf.saved_model.save(module, str(tmp / SAVED_MODEL_DIR), signatures={"serving_default": module.serve})
+        (tmp / LABEL_MAP_NAME).write_text(label_map.to_pbtxt(), encoding="utf-8")
+        if info:
+            (tmp / MODEL_INFO_NAME).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    return out

@@ -1,0 +1,280 @@
+"""Loading and running detection models in the Object Detection API's formats.
+
+Two formats are read, both as the OD API exports them:
+
+* a TF1-era frozen graph (``frozen_inference_graph.pb``): input
+  ``image_tensor:0`` (uint8, [1, H, W, 3], RGB), outputs
+  ``detection_boxes:0``, ``detection_scores:0``, ``detection_classes:0`` and
+  ``num_detections:0``.  It is imported with ``tf.compat.v1.wrap_function`` and
+  pruned to those tensors, so TensorFlow 2 runs it eagerly like any function:
+  no ``Session``, and any TF 2 release that still has the graph's ops loads it.
+* a TF2 SavedModel (a folder with ``saved_model.pb``), signature ``serving_default``.
+
+Class ids count from 1 and are named by a ``label_map.pbtxt``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tl_classifier.data.label_map import LabelMap, load_label_map
+from tl_classifier.errors import ImageError, ModelError, first_line
+from tl_classifier.fields import (
+    DEFAULT_SCORE_THRESHOLD,
+    FROZEN_GRAPH_NAME,
+    LABEL_MAP_NAME,
+    MODEL_INFO_NAME,
+    SAVED_MODEL_DIR,
+)
+from tl_classifier.fields import DetectionFields as D
+from tl_classifier.files import require_file
+from tl_classifier.model.detection import Detection, FrameResult, decide_state
+from tl_classifier.model.lamp import check_colours
+from tl_classifier.tf_setup import import_tensorflow
+
+INPUT_TENSOR = D.input_tensor
+OUTPUT_NAMES = D.OUTPUTS
+
+
+class DetectionModel:
+    """A loaded detector: RGB images in, :class:`FrameResult` out.
+
+    :param fn: callable taking a uint8 tensor [1, H, W, 3] and returning the
+        four OD API outputs in :data:`OUTPUT_NAMES` order.
+    """
+
+    def __init__(
+        self, fn: Callable[[Any], Any], label_map: LabelMap, path: Path, kind: str, device: str,
+        score_threshold: float = DEFAULT_SCORE_THRESHOLD,
+    ) -> None:  # fmt: skip
+        self._fn = fn
+        #: the model's own operating point (from model.json beside it), used when none is given
+        self.score_threshold = score_threshold
+        self.label_map = label_map
+        self.path = path
+        self.kind = kind
+        self.device = device
+        self._tf = import_tensorflow()
+
+    def raw(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Run the model on one RGB image; return normalised boxes, scores and class ids.
+
+        Boxes are ``[ymin, xmin, ymax, xmax]`` in 0..1, as the OD API gives them.
+
+        :raises ImageError: if ``rgb`` is not a uint8 H x W x 3 array with at least one pixel.
+        """
+        if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3 or not rgb.size:
+            raise ImageError(f"the model takes uint8 H x W x 3 RGB images, got {rgb.dtype} {rgb.shape}")
+        tf = self._tf
+        with tf.device(self.device):
+            boxes, scores, classes, num = self._fn(tf.convert_to_tensor(rgb[np.newaxis]))
+        n = int(np.asarray(num).reshape(-1)[0])
+        return (
+            np.asarray(boxes)[0, :n],
+            np.asarray(scores)[0, :n],
+            np.asarray(classes)[0, :n].astype(np.int64),
+        )
+
+    def detect(self, rgb: np.ndarray, score_threshold: float | None = None) -> FrameResult:
+        """Detect lights in one RGB image and decide its state.
+
+        :param score_threshold: detections below it are dropped; ``None``: the model's own
+            (:attr:`score_threshold`).
+        :raises ImageError: if ``rgb`` is not a uint8 H x W x 3 array with at least one pixel.
+        """
+        start = time.perf_counter()
+        boxes, scores, classes = self.raw(rgb)
+        elapsed = time.perf_counter() - start
+        return self.result(boxes, scores, classes, rgb.shape[1], rgb.shape[0], score_threshold, elapsed, rgb)
+
+    def result(
+        self, boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, width: int, height: int,
+        score_threshold: float | None = None, inference_time: float = 0.0, rgb: np.ndarray | None = None,
+    ) -> FrameResult:  # fmt: skip
+        """Turn the :meth:`raw` outputs for a ``width`` x ``height`` frame into a :class:`FrameResult`.
+
+        This is the one place where the node (through :meth:`detect`) and
+        ``evaluate`` turn model outputs into detections in pixels and a frame
+        state (:func:`tl_classifier.model.detection.decide_state`).
+
+        :param score_threshold: detections below it are dropped; ``None``: the model's own.
+        :param rgb: the frame; given, a GREEN light whose lit lamp is red becomes UNKNOWN
+            (:func:`tl_classifier.model.lamp.check_colours`) before the state is decided.
+        """
+        if score_threshold is None:
+            score_threshold = self.score_threshold
+        dets = []
+        for box, score, cls in zip(boxes, scores, classes, strict=True):
+            if score < score_threshold:
+                continue
+            ymin, xmin, ymax, xmax = np.clip(box, 0.0, 1.0)
+            dets.append(
+                Detection(
+                    state=self.label_map.state(int(cls)),
+                    label=self.label_map.name(int(cls)),
+                    class_id=int(cls),
+                    score=float(score),
+                    xmin=int(round(xmin * width)),
+                    ymin=int(round(ymin * height)),
+                    xmax=int(round(xmax * width)),
+                    ymax=int(round(ymax * height)),
+                )
+            )
+        dets.sort(key=lambda d: -d.score)
+        if rgb is not None:
+            dets = check_colours(rgb, dets)
+        state, confidence = decide_state(dets, score_threshold)
+        return FrameResult(state, confidence, tuple(dets), inference_time)
+
+    def warm_up(self, width: int = 800, height: int = 600, runs: int = 2) -> float:
+        """Run the model on black frames so the first real frame is not slow; return the last run's time."""
+        blank = np.zeros((height, width, 3), np.uint8)
+        elapsed = 0.0
+        for _ in range(runs):
+            start = time.perf_counter()
+            self.raw(blank)
+            elapsed = time.perf_counter() - start
+        return elapsed
+
+
+def _find_model(path: Path) -> tuple[Path, str]:
+    """Resolve ``path`` to (file or folder, kind) where kind is ``frozen`` or ``saved_model``."""
+    if path.is_dir():
+        if (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file():
+            return path, "saved_model"
+        if (path / FROZEN_GRAPH_NAME).exists():
+            return path / FROZEN_GRAPH_NAME, "frozen"
+        if (path / SAVED_MODEL_DIR / "saved_model.pb").exists():
+            return path / SAVED_MODEL_DIR, "saved_model"
+        raise ModelError(f"holds neither {FROZEN_GRAPH_NAME} nor a SavedModel (saved_model.pb)", path)
+    if path.name == "saved_model.pb":
+        return path.parent, "saved_model"
+    return path, "frozen"
+
+
+def _load_frozen(p: Path, tf: Any) -> Callable[[Any], Any]:
+    graph_def = tf.compat.v1.GraphDef()
+    try:
+        graph_def.ParseFromString(p.read_bytes())
+    except Exception as err:  # protobuf's DecodeError, or a RuntimeWarning-turned-error
+        raise ModelError(f"is not a TensorFlow graph (protobuf cannot parse it: {err})", p) from err
+    nodes = {n.name: n for n in graph_def.node}
+    wanted = ["image_tensor", *OUTPUT_NAMES]
+    missing = [n for n in wanted if n not in nodes]
+    if missing:
+        if not nodes:
+            raise ModelError("is not a TensorFlow graph (it parses, but holds no node)", p)
+        inputs = sorted(n for n, d in nodes.items() if d.op == "Placeholder")[:5]
+        raise ModelError(
+            f"is a TensorFlow graph but not an Object Detection API detector: it lacks "
+            f"{', '.join(m + ':0' for m in missing)} (its inputs: {', '.join(inputs) or 'none'})",
+            p,
+        )
+
+    def _import() -> None:
+        tf.compat.v1.import_graph_def(graph_def, name="")
+
+    try:
+        wrapped = tf.compat.v1.wrap_function(_import, [])
+        fn = wrapped.prune(
+            feeds=wrapped.graph.get_tensor_by_name(INPUT_TENSOR),
+            fetches=[wrapped.graph.get_tensor_by_name(f"{n}:0") for n in OUTPUT_NAMES],
+        )
+    except (ValueError, TypeError, tf.errors.OpError) as err:
+        raise ModelError(
+            f"cannot be loaded by TensorFlow {tf.__version__} ({first_line(err)}); "
+            "re-export it with this package's exporter or a newer Object Detection API",
+            p,
+        ) from err
+    return fn
+
+
+def _load_saved_model(path: Path, tf: Any) -> Callable[[Any], Any]:
+    try:
+        loaded = tf.saved_model.load(str(path))
+    except Exception as err:  # TF raises many types here (OSError, ValueError, RuntimeError, OpError)
+        raise ModelError(f"is not a SavedModel that TensorFlow {tf.__version__} can load ({first_line(err)})", path) from err
+    signatures = getattr(loaded, "signatures", {})
+    if "serving_default" not in signatures:
+        have = ", ".join(signatures) or "none"
+        raise ModelError(f"has no 'serving_default' signature (signatures: {have}); not a detection model", path)
+    sig = signatures["serving_default"]
+    outputs = set(sig.structured_outputs)
+    missing = [n for n in OUTPUT_NAMES if n not in outputs]
+    if missing:
+        raise ModelError(f"'serving_default' lacks the outputs {', '.join(missing)}; not a detection model", path)
+    (input_name,) = sig.structured_input_signature[1] or {"input_tensor": None}
+
+    def fn(images: Any) -> tuple[Any, ...]:
+        out = sig(**{input_name: images})
+        return tuple(out[n] for n in OUTPUT_NAMES)
+
+    fn.loaded = loaded  # type: ignore[attr-defined]  # keep the SavedModel alive
+    return fn
+
+
+def load_model(
+    path: str | os.PathLike[str], label_map: str | os.PathLike[str] | LabelMap | None = None, device: str = "/CPU:0"
+) -> DetectionModel:
+    """Load a detector exported in the OD API's formats.
+
+    :param path: a ``frozen_inference_graph.pb``, a SavedModel folder, or an
+        export folder holding either (the frozen graph is preferred).
+    :param label_map: a ``label_map.pbtxt`` path or a :class:`LabelMap`;
+        by default ``label_map.pbtxt`` beside the model.
+    :param device: TensorFlow device name to run on (see
+        :func:`tl_classifier.tf_setup.configure_devices`).
+    :raises ModelError: if the model is missing, corrupt (a Git-LFS pointer,
+        an HTML page saved as .pb, ...), not a detector, or not loadable by
+        this TensorFlow.
+    :raises LabelMapError: if the label map is missing or malformed.
+    """
+    tf = import_tensorflow()
+    given = Path(path)
+    if not given.exists():
+        raise ModelError("no such file or folder (expected a frozen graph or a SavedModel)", given)
+    model_path, kind = _find_model(given)
+    if kind == "frozen":
+        require_file(model_path, ModelError, "frozen inference graph (.pb)")
+    else:
+        require_file(model_path / "saved_model.pb", ModelError, "SavedModel (saved_model.pb)")
+    if label_map is None:
+        found = _beside(model_path, kind, LABEL_MAP_NAME)
+        if found is None:
+            raise ModelError(f"no {LABEL_MAP_NAME} beside the model; pass the label map explicitly", given)
+        label_map = found
+    labels = label_map if isinstance(label_map, LabelMap) else load_label_map(label_map)
+    fn = _load_frozen(model_path, tf) if kind == "frozen" else _load_saved_model(model_path, tf)
+    return DetectionModel(fn, labels, model_path, kind, device, _model_info(model_path, kind))
+
+
+def _beside(model_path: Path, kind: str, name: str) -> Path | None:
+    """The file ``name`` beside a model: in its folder, or (for a SavedModel) in the export folder above it."""
+    folder = model_path if model_path.is_dir() else model_path.parent
+    candidates = [folder / name] + ([folder.parent / name] if kind == "saved_model" else [])
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def _model_info(model_path: Path, kind: str) -> float:
+    """The score threshold in ``model.json`` beside the model, else the default.
+
+    :raises ModelError: if ``model.json`` exists but is not valid.
+    """
+    import json
+
+    info = _beside(model_path, kind, MODEL_INFO_NAME)
+    if info is None:
+        return DEFAULT_SCORE_THRESHOLD
+    try:
+        value = float(json.loads(info.read_text(encoding="utf-8"))["score_threshold"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise ModelError(f"is not a model description with a score_threshold ({err})", info) from err
+    if not 0.0 <= value <= 1.0:
+        raise ModelError(f"score_threshold {value} is not between 0 and 1", info)
+    return value

@@ -1,0 +1,96 @@
+"""Where the real data lies, for pytest and the rostest nodes alike."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+_ROOT = Path(__file__).resolve().parents[2]  #: the repository
+REALDATA = Path(os.environ.get("TL_REALDATA", _ROOT.parent / "shared" / "realdata"))
+if not REALDATA.is_dir():  # run from the catkin workspace's link folder
+    REALDATA = Path(os.path.realpath(__file__)).parents[3] / "shared" / "realdata"
+ROS_RACERS = REALDATA / "ros-racers" / "tl_classification"
+SIM_TEST = ROS_RACERS / "test_images_sim"
+REAL_TEST = ROS_RACERS / "test_images_real"
+SITE_FRAMES = REALDATA / "alexvogel" / "data_raw" / "real_training_data"
+SUNNY_SITE = REALDATA / "dataset-sdcnd-capstone" / "real_training_data"  #: the car's sunny site recordings, 1368x1096
+NEGATIVE = REALDATA / "negative"
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    bgr = cv2.imread(os.fspath(path))
+    if bgr is None:
+        raise FileNotFoundError(path)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def sim_frames() -> dict[str, list[np.ndarray]]:
+    """Real simulator frames (800x600), RGB, by state folder."""
+    if not SIM_TEST.is_dir():
+        raise FileNotFoundError(f"the real data is missing: {SIM_TEST}")
+    return {s: [read_rgb(p) for p in sorted((SIM_TEST / s).glob("*.jpg"))] for s in ("red", "yellow", "green", "unknown")}
+
+
+def site_frames() -> list[np.ndarray]:
+    """The real car's 1368x1096 frames."""
+    paths = sorted(SITE_FRAMES.rglob("*.jpg"))
+    frames = [read_rgb(p) for p in paths]
+    return [f for f in frames if f.shape[:2] == (1096, 1368)]
+
+
+def sunny_site_frames(every: int = 1) -> list[np.ndarray]:
+    """Every ``every``-th of the car's 1368x1096 frames of the sunny site recordings (dataset-sdcnd-capstone), RGB."""
+    frames = [read_rgb(p) for p in sorted(SUNNY_SITE.rglob("*.jpg"))[::every]]
+    return [f for f in frames if f.shape[:2] == (1096, 1368)]
+
+
+SDCND = REALDATA / "dataset-sdcnd-capstone"
+RACERS = ROS_RACERS
+RACERS = REALDATA / "ros-racers" / "tl_classification"
+SDCND = REALDATA / "dataset-sdcnd-capstone"
+
+#: recording -> its domain, the records made of it, and every set of its frames (name -> path) to evaluate on.
+RECORDINGS: dict[str, dict] = {
+    "car_overcast": {
+        "domain": "car",
+        "what": "the site's overcast traffic_light_training recording, 800x600 (ros-racers, mistermi87)",
+        "records": ["racers_real", "racers_real_val", "mistermi87"],
+        "data": {
+            "racers_real": RACERS / "data" / "images_real",
+            "racers_real_val": RACERS / "data" / "images_real_val",
+            "racers_real_test": RACERS / "test_images_real",
+            "mistermi87": REALDATA / "mistermi87" / "rosbag_data",
+        },
+    },
+    "car_sunny": {
+        "domain": "car",
+        "what": "the site's sunny just_traffic_light / loop_with_traffic_light recordings, 1368x1096 (dataset-sdcnd-capstone)",
+        "records": ["sdcnd_real"],
+        "data": {"sdcnd_real": SDCND / "real_training_data" / "real_data_annotations.yaml"},
+    },
+    "sim_rosracers": {
+        "domain": "sim",
+        "what": "ros-racers' simulator drives, 800x600",
+        "records": ["racers_sim", "racers_sim_val"],
+        "data": {
+            "racers_sim": RACERS / "data" / "images_sim",
+            "racers_sim_val": RACERS / "data" / "images_sim_val",
+            "racers_sim_test": RACERS / "test_images_sim",
+        },
+    },
+    "sim_sdcnd": {
+        "domain": "sim",
+        "what": "the dataset-sdcnd-capstone simulator drives, 800x600",
+        "records": ["sdcnd_sim"],
+        "data": {"sdcnd_sim": SDCND / "sim_training_data" / "sim_data_annotations.yaml"},
+    },
+    "sim_dominikma": {
+        "domain": "sim",
+        "what": "dominikma's simulator drives, 800x600 (VoTT)",
+        "records": ["dominikma"],
+        "data": {"dominikma": REALDATA / "dominikma" / "vott-json-export" / "SimData-export.json"},
+    },
+}

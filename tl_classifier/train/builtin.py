@@ -1,0 +1,306 @@
+"""The built-in trainer: a detector (and a crop classifier) with TensorFlow alone, exported in the OD API's formats.
+
+    rosrun tl_classifier train builtin --train_record train.record --val_record val.record \
+        --label_map label_map.pbtxt --model_dir work/ --export_dir models/mine --two_stage
+
+Resumable: an interrupted run goes on from its last epoch (Keras' BackupAndRestore in ``model_dir``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tl_classifier.data.records import record_facts
+from tl_classifier.errors import OutputExistsError, TLClassifierError
+from tl_classifier.fields import MODEL_INFO_NAME
+from tl_classifier.files import atomic_output
+
+
+@dataclass(frozen=True)
+class BuiltinOptions:
+    """What ``train builtin`` trains on, and how (the command's options, typed)."""
+
+    train_record: list[str]
+    label_map: str
+    model_dir: str  #: checkpoints, resume state, TensorBoard logs
+    export_dir: str  #: the exported model
+    val_record: list[str] | None = None  #: loss per epoch, and the score threshold's choice
+    input_size: str = "512x384"  #: WIDTHxHEIGHT the frame is resized to
+    alpha: float = 0.5  #: MobileNetV2 width multiplier
+    pretrained: str = "none"  #: none, imagenet, or a backbone weights file
+    epochs: int = 30
+    steps_per_epoch: int = 50
+    batch_size: int = 8
+    learning_rate: float = 2e-3
+    strategy: str = "default"  #: default, mirrored, multiworker
+    logical_cpus: int = 0
+    seed: int = 0
+    two_stage: bool = False  #: a one-class detector, then a classifier of crops at full resolution
+    classifier_epochs: int = 12
+    classifier_steps: int = 100
+    no_progress: bool = False
+    overwrite: bool = False
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What ``train builtin`` exported: the model folder and its ``model.json``."""
+
+    export_dir: Path
+    info: dict[str, Any]
+    logs: Path
+
+    def lines(self) -> list[str]:
+        files = "frozen_inference_graph.pb, saved_model/, label_map.pbtxt, model.json"
+        return [f"{self.export_dir}: {files} {self.info}; logs: {self.logs}"]
+
+
+@dataclass(frozen=True)
+class ThresholdResult:
+    info_path: Path
+    before: float | None
+    after: float
+    accuracy: float
+
+    def lines(self) -> list[str]:
+        accuracy = f"validation state accuracy {100 * self.accuracy:.1f} %"
+        return [f"{self.info_path}: score_threshold {self.before} -> {self.after} ({accuracy})"]
+
+
+def train_builtin(a: BuiltinOptions) -> TrainResult:
+    """Train the built-in detector (with ``two_stage``, and its crop classifier) on TFRecords; export it for the node."""
+    from tl_classifier.data.label_map import load_label_map
+    from tl_classifier.model.export import export_detector
+    from tl_classifier.tf_setup import import_tensorflow
+    from tl_classifier.train.network import ModelSpec, build_model, centernet_loss, dataset, detector_fn, strategy_for
+
+    tf = import_tensorflow()
+    keras = tf.keras
+    keras.utils.set_random_seed(a.seed)
+    label_map = load_label_map(a.label_map)
+    width, height = (int(v) for v in a.input_size.lower().split("x"))
+    classes = 1 if a.two_stage else max(label_map.names)
+    spec = ModelSpec(num_classes=classes, input_height=height, input_width=width, alpha=a.alpha)
+    _require_records([*a.train_record, *(a.val_record or [])])
+    if Path(a.export_dir).exists() and not a.overwrite:  # said before training, not after
+        raise OutputExistsError("exists already (pass --overwrite to replace it)", a.export_dir)
+    work = Path(a.model_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    strategy = strategy_for(a.strategy, a.logical_cpus)
+    print(f"training on {strategy.num_replicas_in_sync} replica(s) ({a.strategy})", flush=True)
+    weights = None if a.pretrained in (None, "none") else a.pretrained
+    with strategy.scope():
+        model = build_model(spec, "imagenet" if weights == "imagenet" else None)
+        if weights and weights != "imagenet":
+            try:
+                model.get_layer("backbone").load_weights(weights, skip_mismatch=True)
+            except Exception as err:  # Keras raises ValueError, OSError, ...
+                raise TLClassifierError(f"cannot load backbone weights ({err})", weights) from err
+        schedule = keras.optimizers.schedules.CosineDecay(a.learning_rate, a.epochs * a.steps_per_epoch, warmup_target=None)
+        model.compile(optimizer=keras.optimizers.Adam(schedule), loss=centernet_loss(spec.num_classes))
+    finished = work / "detector.weights.h5"  # written once the detector's training is complete
+    if a.two_stage and finished.is_file():
+        print(f"the detector was trained already: {finished} (delete it to train it again)", flush=True)
+        model.load_weights(str(finished))
+        history = None
+    else:
+        train_ds = dataset(a.train_record, spec, a.batch_size, training=True, seed=a.seed, class_agnostic=a.two_stage)
+        val_ds = (
+            dataset(a.val_record, spec, a.batch_size, training=False, seed=a.seed, class_agnostic=a.two_stage)
+            if a.val_record
+            else None
+        )
+        callbacks = [
+            keras.callbacks.BackupAndRestore(str(work / "backup")),  # resumes an interrupted run where it stopped
+            keras.callbacks.ModelCheckpoint(str(work / "last.weights.h5"), save_weights_only=True),
+            keras.callbacks.TensorBoard(str(work / "logs"), update_freq="epoch"),
+        ]
+        history = model.fit(train_ds, epochs=a.epochs, steps_per_epoch=a.steps_per_epoch, validation_data=val_ds,
+                            callbacks=callbacks, verbose=1 if not a.no_progress else 2)  # fmt: skip
+        loss_curve(history.history, work / "loss.png")
+        if a.two_stage:
+            save_weights(model, finished)
+    if a.two_stage:
+        from tl_classifier.train.crops import LABEL_MAP, two_stage_fn
+
+        classifier = train_crop_classifier(model, spec, a, label_map)
+        detect, out_labels = two_stage_fn(model, spec, classifier), LABEL_MAP
+        trackable = tf.Module()
+        trackable.detector, trackable.classifier = model, classifier
+    else:
+        detect, out_labels, trackable = detector_fn(model, spec), label_map, model
+    out = export_detector(detect, a.export_dir, out_labels, trackable=trackable, overwrite=a.overwrite)
+    info: dict = {
+        "architecture": "two stages: a one-class CenterNet-style detector (MobileNetV2 backbone), then a crop classifier"
+        if a.two_stage
+        else "CenterNet-style, MobileNetV2 backbone",
+        "input_size": f"{width}x{height}",
+        "score_threshold": 0.5,
+    }
+    if a.val_record:
+        _choose_threshold_into(info, out, a.val_record)
+    info["training"] = training_description(a)
+    _write_info(out, info)
+    return TrainResult(out, info, work / "logs")
+
+
+def _require_records(records: Sequence[str]) -> None:
+    """:raises TLClassifierError: naming the first record that does not exist."""
+    for r in records:
+        if not Path(r).is_file():
+            raise TLClassifierError("no such TFRecord (create_tf_record writes one)", r)
+
+
+def _choose_threshold_into(info: dict, model_dir: Path, val_records: Sequence[str]) -> None:
+    """Set ``info``'s score threshold and validation accuracy from :func:`choose_threshold`."""
+    threshold, accuracy = choose_threshold(model_dir, val_records)
+    info.update(score_threshold=threshold, val_state_accuracy=round(accuracy, 4))
+
+
+def _write_info(model_dir: Path, info: dict) -> None:
+    """Write ``model_dir/model.json``, complete or not at all."""
+    with atomic_output(model_dir / MODEL_INFO_NAME, overwrite=True) as tmp:
+        tmp.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+
+
+def save_weights(model: Any, path: Path) -> None:
+    """Keras weights written under a temporary name (Keras wants it to end in .weights.h5) and renamed: complete or absent."""
+    import os
+
+    tmp = path.with_name(f".{os.getpid()}.partial.weights.h5")
+    try:
+        model.save_weights(str(tmp))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def train_crop_classifier(detector: Any, spec: Any, a: BuiltinOptions, label_map: Any) -> Any:
+    """Train the second stage on crops of the training records; the detector's false detections are its hard negatives.
+
+    Its weights are kept in ``model_dir/classifier.weights.h5``; a rerun with that file loads it instead of training.
+    """
+    from tl_classifier.model.load import OUTPUT_NAMES, DetectionModel
+    from tl_classifier.tf_setup import import_tensorflow
+    from tl_classifier.train.crops import CLASSES, build_classifier, crop_dataset, records_crops
+    from tl_classifier.train.network import detector_fn
+
+    tf = import_tensorflow()
+    keras = tf.keras
+    classifier = build_classifier()
+    done = Path(a.model_dir) / "classifier.weights.h5"
+    if done.is_file():
+        print(f"the crop classifier was trained already: {done} (delete it to train it again)", flush=True)
+        classifier.load_weights(str(done))
+        return classifier
+    # the detector being trained, as a model of the OD API's outputs: its raw() gives its detections of one frame
+    find = tf.function(detector_fn(detector, spec, min_score=0.1))
+    finder = DetectionModel(lambda image: tuple(find(image)[n] for n in OUTPUT_NAMES), label_map, Path(a.model_dir), "keras", "")
+    ids = {name: CLASSES.index(name) for name in label_map.names.values() if name in CLASSES}
+    crops = records_crops(a.train_record, ids, a.seed, detector=finder, progress=not a.no_progress)
+    print(f"crop classifier: {len(crops.labels)} crops {crops.counts()}", flush=True)
+    steps = a.classifier_epochs * a.classifier_steps
+    classifier.compile(
+        optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(3e-3, steps)),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    history = classifier.fit(
+        crop_dataset(crops, 128, a.seed),
+        epochs=a.classifier_epochs,
+        steps_per_epoch=a.classifier_steps,
+        verbose=1 if not a.no_progress else 2,
+    )
+    loss_curve({"loss": history.history["loss"]}, Path(a.model_dir) / "classifier_loss.png", "loss (cross-entropy)")
+    save_weights(classifier, done)
+    return classifier
+
+
+def training_description(a: BuiltinOptions) -> dict:
+    """What a built-in model was trained on and how, for its ``model.json``.
+
+    Each record is described by the summary ``create_tf_record`` wrote beside
+    it (images, boxes per label, sizes), or else by its number of examples.
+    """
+    from tl_classifier.data.records import summary_path
+
+    def describe(record: str) -> dict:
+        summary = summary_path(Path(record))
+        if summary.is_file():
+            return {k: v for k, v in json.loads(summary.read_text(encoding="utf-8")).items() if k != "record"}
+        return {"images": record_facts([Path(record)])[0]}
+
+    settings = (
+        "input_size", "alpha", "pretrained", "epochs", "steps_per_epoch", "batch_size", "learning_rate", "seed",
+        "two_stage", "classifier_epochs", "classifier_steps",
+    )  # fmt: skip
+    return {
+        "train_records": {Path(r).name: describe(r) for r in a.train_record},
+        "val_records": {Path(r).name: describe(r) for r in a.val_record or []},
+        **{k: getattr(a, k) for k in settings},
+    }
+
+
+def loss_curve(history: dict[str, list[float]], path: Path, ylabel: str = "loss (focal + 0.1 size)") -> None:
+    """Draw the training (and validation) loss per epoch to PNG."""
+    from tl_classifier.model.draw import pyplot
+
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=120)
+    for key, label in (("loss", "training"), ("val_loss", "validation")):
+        if history.get(key):
+            ax.plot(range(1, len(history[key]) + 1), history[key], label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.set_yscale("log")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def choose_threshold(model_dir: Path, val_records: Sequence[str]) -> tuple[float, float]:
+    """The score threshold with the best frame-state accuracy on the validation records (and that accuracy).
+
+    Thresholds 0.10, 0.15, ... 0.70 are tried; of those that tie for the best, the middle one is taken.
+
+    A frame's true state is that of most of its boxes; a frame without boxes is UNKNOWN.
+    """
+    import numpy as np
+
+    from tl_classifier.data.annotations import Problems
+    from tl_classifier.data.frames import load_frames
+    from tl_classifier.model.detection import decide_state
+    from tl_classifier.model.load import load_model
+
+    model = load_model(model_dir)
+    frames = [
+        (f.truth, model.detect(f.rgb(), 0.0).detections)
+        for r in val_records
+        for f in load_frames(Path(r), Problems(), model.label_map)
+    ]
+    # not below 0.10: validation records rarely hold frames without a light, so on them a lower threshold looks free
+    # (two-stage models' weak false lights at 0.05-0.07 on such frames were seen only on the test sets)
+    thresholds = [round(float(t), 2) for t in np.arange(0.1, 0.71, 0.05)]
+    accuracy = [sum(decide_state(dets, t)[0] == truth for truth, dets in frames) / len(frames) for t in thresholds]
+    top = max(accuracy)
+    best = [t for t, acc in zip(thresholds, accuracy, strict=True) if acc >= top - 1e-9]
+    return best[len(best) // 2], top  # the middle of the best plateau: the farthest from both edges
+
+
+def retune_threshold(model_dir: Path, val_records: Sequence[str]) -> ThresholdResult:
+    """Choose an exported model's score threshold again on validation records, with this package's decision code."""
+    info_path = model_dir / MODEL_INFO_NAME
+    if not info_path.is_file():
+        raise TLClassifierError("holds no model.json (train builtin writes one)", model_dir)
+    _require_records(val_records)
+    info = json.loads(info_path.read_text(encoding="utf-8"))
+    before = info.get("score_threshold")
+    _choose_threshold_into(info, model_dir, val_records)
+    _write_info(model_dir, info)
+    return ThresholdResult(info_path, before, info["score_threshold"], info["val_state_accuracy"])

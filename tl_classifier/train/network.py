@@ -1,0 +1,280 @@
+"""A built-in detector trainer that needs no Object Detection API.
+
+The detector is CenterNet-style ("Objects as Points"): a Keras applications
+MobileNetV2 backbone, a small feature pyramid that brings its stride-16 and
+stride-8 features up to stride 4 (traffic lights are often under 20 px wide:
+they need fine, multi-scale features), and two heads on the stride-4 grid: a
+heatmap per class whose peaks are light centres, and the box size at each
+centre.  Decoding is TensorFlow ops only (a 3x3 max-pool keeps the peaks, then
+``top_k``), so the exported graph runs anywhere TensorFlow does.
+
+Why this and not an SSD or Faster R-CNN: it is one small network with no
+anchors to tune, it trains from scratch on a few hundred images on a CPU, and
+its output is exactly the OD API's four tensors after decoding, so it is
+exported with :func:`tl_classifier.model.export.export_detector` and treated by the
+node and the evaluation like any OD API model.
+
+Training reads the TFRecords that ``create_tf_record`` writes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tl_classifier.errors import TLClassifierError
+from tl_classifier.fields import DetectionFields as D
+from tl_classifier.fields import TfExampleFields as F
+from tl_classifier.tf_setup import import_tensorflow
+
+STRIDE = 4
+
+
+class TrainError(TLClassifierError):
+    """Training cannot start or go on."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The network's shape: input size (the frame is resized to it), classes, width."""
+
+    num_classes: int
+    input_height: int = 384
+    input_width: int = 512
+    alpha: float = 0.5  #: MobileNetV2 width multiplier
+    channels: int = 64  #: feature pyramid and head width
+    max_detections: int = 20
+
+
+def build_model(spec: ModelSpec, backbone_weights: str | None = None) -> Any:
+    """The Keras model: float RGB image in 0..255, [B, H, W, 3] -> [B, H/4, W/4, classes + 2].
+
+    The last two channels are the box width and height in stride-4 cells.
+    """
+    tf = import_tensorflow()
+    keras = tf.keras
+    inputs = keras.Input((spec.input_height, spec.input_width, 3), name="image")
+    x = keras.applications.mobilenet_v2.preprocess_input(inputs)
+    try:
+        backbone = keras.applications.MobileNetV2(
+            input_shape=(spec.input_height, spec.input_width, 3), alpha=spec.alpha, include_top=False,
+            weights=backbone_weights,
+        )  # fmt: skip
+    except Exception as err:  # a download that fails offline, a weights file of another shape
+        raise TrainError(f"cannot build the backbone with weights {backbone_weights!r} ({err})") from err
+    for layer in backbone.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            # Keras' MobileNetV2 uses momentum 0.999, made for fine-tuning: from scratch, the moving
+            # statistics would lag the weights by thousands of steps and inference would see garbage
+            layer.momentum = 0.9
+    names = ("block_2_add", "block_5_add", "block_12_add")  # strides 4, 8, 16
+    features = keras.Model(backbone.input, [backbone.get_layer(n).output for n in names], name="backbone")
+    c4, c8, c16 = features(x)
+    conv, sep = keras.layers.Conv2D, keras.layers.SeparableConv2D
+    fine = spec.channels // 2  # the stride-4 grid is large: thinner, separable convolutions there
+    p = conv(spec.channels, 1, name="lat16")(c16)
+    p = keras.layers.UpSampling2D(2, interpolation="bilinear")(p)
+    p = keras.layers.Add()([p, conv(spec.channels, 1, name="lat8")(c8)])
+    p = sep(spec.channels, 3, padding="same", activation="relu", name="smooth8")(p)
+    p = keras.layers.UpSampling2D(2, interpolation="bilinear")(conv(fine, 1, name="reduce8")(p))
+    p = keras.layers.Add()([p, conv(fine, 1, name="lat4")(c4)])
+    p = sep(fine, 3, padding="same", activation="relu", name="smooth4")(p)
+    heat = sep(fine, 3, padding="same", activation="relu", name="heat_conv")(p)
+    prior = -math.log((1 - 0.01) / 0.01)  # start every class at 1 % (focal-loss init)
+    heat = conv(spec.num_classes, 1, bias_initializer=keras.initializers.Constant(prior), name="heatmap")(heat)
+    size = sep(fine, 3, padding="same", activation="relu", name="size_conv")(p)
+    size = conv(2, 1, name="size")(size)
+    return keras.Model(inputs, keras.layers.Concatenate(name="outputs")([heat, size]), name="tl_centernet")
+
+
+# --- targets and loss -------------------------------------------------------------------
+
+
+def make_targets(boxes: Any, classes: Any, spec: ModelSpec) -> Any:
+    """Heatmaps (a Gaussian per box), sizes and a centre mask on the stride-4 grid.
+
+    :param boxes: float [N, 4] normalised ymin, xmin, ymax, xmax.
+    :param classes: int [N], from 1.
+    :returns: float [H/4, W/4, classes + 3]: heatmaps, width, height, mask.
+    """
+    tf = import_tensorflow()
+    gh, gw = spec.input_height // STRIDE, spec.input_width // STRIDE
+    ymin, xmin, ymax, xmax = (boxes[:, i] for i in range(4))
+    cy, cx = (ymin + ymax) / 2 * gh, (xmin + xmax) / 2 * gw
+    bh, bw = (ymax - ymin) * gh, (xmax - xmin) * gw
+    ys = tf.range(gh, dtype=tf.float32)[:, None, None] + 0.5
+    xs = tf.range(gw, dtype=tf.float32)[None, :, None] + 0.5
+    sy, sx = tf.maximum(bh / 6.0, 0.5), tf.maximum(bw / 6.0, 0.5)
+    g = tf.exp(-((ys - cy) ** 2 / (2 * sy**2) + (xs - cx) ** 2 / (2 * sx**2)))  # [gh, gw, N]
+    onehot = tf.one_hot(classes - 1, spec.num_classes)  # [N, C]
+    heat = tf.reduce_max(g[..., :, None] * onehot[None, None], axis=2)  # [gh, gw, C]
+    iy = tf.clip_by_value(tf.cast(tf.floor(cy), tf.int32), 0, gh - 1)
+    ix = tf.clip_by_value(tf.cast(tf.floor(cx), tf.int32), 0, gw - 1)
+    idx = tf.stack([iy, ix], axis=1)
+    peak = tf.scatter_nd(idx, tf.ones_like(cy), [gh, gw])
+    heat = tf.maximum(heat, peak[..., None] * onehot_at(idx, classes, spec, tf))
+    wh = tf.scatter_nd(idx, tf.stack([bw, bh], axis=1), [gh, gw, 2])
+    mask = tf.minimum(peak, 1.0)[..., None]
+    return tf.concat([heat, wh, mask], axis=-1)
+
+
+def onehot_at(idx: Any, classes: Any, spec: ModelSpec, tf: Any) -> Any:
+    """A [gh, gw, C] map with 1 at each box centre in its class channel (exact peaks for the focal loss)."""
+    gh, gw = spec.input_height // STRIDE, spec.input_width // STRIDE
+    full = tf.concat([idx, classes[:, None] - 1], axis=1)
+    return tf.minimum(tf.scatter_nd(full, tf.ones_like(classes, tf.float32), [gh, gw, spec.num_classes]), 1.0)
+
+
+def centernet_loss(num_classes: int) -> Any:
+    """Focal loss on the heatmaps (CenterNet's) plus 0.1 x L1 on the sizes at centres."""
+    tf = import_tensorflow()
+
+    def loss(y_true: Any, y_pred: Any) -> Any:
+        heat_t, wh_t, mask = y_true[..., :num_classes], y_true[..., num_classes : num_classes + 2], y_true[..., -1:]
+        heat_p = tf.clip_by_value(tf.sigmoid(y_pred[..., :num_classes]), 1e-4, 1 - 1e-4)
+        pos = tf.cast(heat_t >= 1.0 - 1e-6, tf.float32)
+        pos_loss = -tf.math.log(heat_p) * (1 - heat_p) ** 2 * pos
+        neg_loss = -tf.math.log(1 - heat_p) * heat_p**2 * (1 - heat_t) ** 4 * (1 - pos)
+        n = tf.maximum(tf.reduce_sum(pos), 1.0)
+        focal = (tf.reduce_sum(pos_loss) + tf.reduce_sum(neg_loss)) / n
+        size = tf.reduce_sum(tf.abs(y_pred[..., num_classes:] - wh_t) * mask) / tf.maximum(tf.reduce_sum(mask), 1.0)
+        return focal + 0.1 * size
+
+    return loss
+
+
+# --- decoding, export ---------------------------------------------------------------------
+
+
+def decode_peaks(out: Any, spec: ModelSpec) -> tuple[Any, Any, Any]:
+    """The network's output [B, H/4, W/4, C + 2] -> the ``max_detections`` best peaks: boxes, scores, class ids from 1.
+
+    A 3x3 max-pool keeps the local maxima of each class's heatmap, then ``top_k``
+    takes the best; boxes are normalised ``[ymin, xmin, ymax, xmax]``, best first.
+    """
+    tf = import_tensorflow()
+    heat = tf.sigmoid(out[..., : spec.num_classes])
+    peaks = tf.cast(tf.equal(heat, tf.nn.max_pool2d(heat, 3, 1, "SAME")), tf.float32) * heat
+    gh, gw = spec.input_height // STRIDE, spec.input_width // STRIDE
+    flat = tf.reshape(peaks, [tf.shape(peaks)[0], -1])
+    scores, index = tf.math.top_k(flat, k=spec.max_detections)
+    cls = index % spec.num_classes
+    cell = index // spec.num_classes
+    cy = tf.cast(cell // gw, tf.float32) + 0.5
+    cx = tf.cast(cell % gw, tf.float32) + 0.5
+    wh = tf.gather(tf.reshape(out[..., spec.num_classes :], [tf.shape(out)[0], -1, 2]), cell, batch_dims=1)
+    w, h = tf.maximum(wh[..., 0], 0.5), tf.maximum(wh[..., 1], 0.5)
+    boxes = tf.stack([(cy - h / 2) / gh, (cx - w / 2) / gw, (cy + h / 2) / gh, (cx + w / 2) / gw], axis=-1)
+    return tf.clip_by_value(boxes, 0.0, 1.0), scores, cls + 1
+
+
+def detector_fn(model: Any, spec: ModelSpec, min_score: float = 0.05) -> Any:
+    """The export function: uint8 RGB [1, H, W, 3] of any size -> the OD API's four outputs."""
+    tf = import_tensorflow()
+
+    def detect(image: Any) -> dict[str, Any]:
+        x = tf.image.resize(tf.cast(image, tf.float32), (spec.input_height, spec.input_width), antialias=True)
+        boxes, scores, cls = decode_peaks(model(x, training=False), spec)
+        keep = scores >= min_score
+        # top_k sorts by score, so the kept detections come first
+        return {
+            D.boxes: boxes,
+            D.scores: scores * tf.cast(keep, tf.float32),
+            D.classes: tf.cast(cls, tf.float32),
+            D.num_detections: tf.reduce_sum(tf.cast(keep, tf.float32), axis=1),
+        }
+
+    return detect
+
+
+# --- data -------------------------------------------------------------------------------------
+
+
+def dataset(
+    records: Sequence[str | Path], spec: ModelSpec, batch: int, training: bool, seed: int, class_agnostic: bool = False
+) -> Any:
+    """A batched ``tf.data`` pipeline of (image, targets) from OD API TFRecords, augmented when training.
+
+    Augmentation: horizontal flips, zoom in and out (crops of 60-150 % of the frame: far lights
+    get smaller), and :func:`tl_classifier.data.augment.photometric` (white balance, exposure, blur,
+    JPEG quality, ...).
+
+    :param class_agnostic: every box is of class 1 ("a light"), whatever its label: the
+        detector of a two-stage model only finds lights, the crop classifier tells their state.
+    """
+    from tl_classifier.data.augment import photometric
+
+    tf = import_tensorflow()
+    feature = {
+        F.encoded: tf.io.FixedLenFeature([], tf.string),
+        F.class_label: tf.io.VarLenFeature(tf.int64),
+        **{F.bbox[k]: tf.io.VarLenFeature(tf.float32) for k in ("ymin", "xmin", "ymax", "xmax")},
+    }
+
+    def parse(raw: Any) -> tuple[Any, Any, Any]:
+        ex = tf.io.parse_single_example(raw, feature)
+        image = tf.io.decode_jpeg(ex[F.encoded], channels=3)
+        # kept (and cached) at 1.5x the input size, as bytes: enough detail for the zoom-in crops
+        big = (int(spec.input_height * 1.5), int(spec.input_width * 1.5))
+        image = tf.cast(tf.clip_by_value(tf.image.resize(image, big, antialias=True), 0, 255), tf.uint8)
+        boxes = tf.stack([tf.sparse.to_dense(ex[F.bbox[k]]) for k in ("ymin", "xmin", "ymax", "xmax")], axis=1)
+        classes = tf.cast(tf.sparse.to_dense(ex[F.class_label]), tf.int32)
+        if class_agnostic:
+            classes = tf.ones_like(classes)
+        return image, boxes, classes
+
+    def augment(image: Any, boxes: Any, classes: Any) -> tuple[Any, Any, Any]:
+        image = tf.cast(image, tf.float32)
+        flip = tf.random.uniform([]) < 0.5
+        image = tf.cond(flip, lambda: tf.image.flip_left_right(image), lambda: image)
+        boxes = tf.cond(flip, lambda: tf.stack([boxes[:, 0], 1 - boxes[:, 3], boxes[:, 2], 1 - boxes[:, 1]], 1), lambda: boxes)
+        # zoom in (scale < 1) or out (> 1: the frame shrinks inside a grey border, lights get smaller)
+        scale = tf.exp(tf.random.uniform([], math.log(0.6), math.log(1.5)))
+        oy = tf.random.uniform([], tf.minimum(0.0, 1 - scale), tf.maximum(0.0, 1 - scale))
+        ox = tf.random.uniform([], tf.minimum(0.0, 1 - scale), tf.maximum(0.0, 1 - scale))
+        crop = tf.stack([oy, ox, oy + scale, ox + scale])
+        image = tf.image.crop_and_resize(
+            image[None], crop[None], [0], [spec.input_height, spec.input_width], extrapolation_value=114.0
+        )[0]
+        boxes = (boxes - tf.stack([oy, ox, oy, ox])) / scale
+        centre_y, centre_x = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
+        inside = (centre_y > 0) & (centre_y < 1) & (centre_x > 0) & (centre_x < 1)
+        boxes, classes = tf.clip_by_value(tf.boolean_mask(boxes, inside), 0.0, 1.0), tf.boolean_mask(classes, inside)
+        image = photometric(tf.ensure_shape(image, [spec.input_height, spec.input_width, 3]))
+        return image, boxes, classes
+
+    def fit(image: Any, boxes: Any, classes: Any) -> tuple[Any, Any, Any]:
+        return tf.image.resize(tf.cast(image, tf.float32), (spec.input_height, spec.input_width), antialias=True), boxes, classes
+
+    def target(image: Any, boxes: Any, classes: Any) -> tuple[Any, Any]:
+        return image, make_targets(boxes, classes, spec)
+
+    ds = tf.data.TFRecordDataset([str(r) for r in records]).map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+    if training:
+        ds = ds.cache().shuffle(2048, seed=seed, reshuffle_each_iteration=True).repeat()
+        ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        ds = ds.map(fit, num_parallel_calls=tf.data.AUTOTUNE).cache()
+    return ds.map(target, num_parallel_calls=tf.data.AUTOTUNE).batch(batch).prefetch(tf.data.AUTOTUNE)
+
+
+def strategy_for(name: str, logical_cpus: int = 0) -> Any:
+    """``default``, ``mirrored`` (every GPU of this machine, or ``logical_cpus`` CPU devices), ``multiworker``.
+
+    :raises TrainError: for another name.
+    """
+    tf = import_tensorflow()
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        if logical_cpus and not tf.config.list_physical_devices("GPU"):
+            cpu = tf.config.list_physical_devices("CPU")[0]
+            tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * logical_cpus)
+            return tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(logical_cpus)])
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()  # the cluster comes from TF_CONFIG
+    raise TrainError(f"--strategy must be default, mirrored or multiworker, got {name!r}")
