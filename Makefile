@@ -23,7 +23,7 @@ APT_PACKAGES := ros-core-dev catkin python3-catkin-pkg python3-rospy python3-ros
   python3-roslaunch python3-cv-bridge python3-sensor-msgs python3-std-msgs python3-diagnostic-msgs \
   python3-diagnostic-updater rosbash ros-image-view python3-venv python3-yaml cmake g++ make
 
-.PHONY: build demo test lint unit rostest clean distclean default-model default-model-data loro probe report benchmarks help FORCE
+.PHONY: build odapi demo test lint unit rostest clean distclean default-model default-model-data loro probe report benchmarks help FORCE
 
 # --- 1. Debian packages: ROS 1 (Noetic-era 1.15/1.16) --------------------------
 $(STAMPS)/apt: Makefile
@@ -60,6 +60,21 @@ $(STAMPS)/build: $(STAMPS)/venv CMakeLists.txt package.xml setup.py $(wildcard m
 
 build: $(STAMPS)/build  ## install what is missing and build the workspace (the default)
 
+# --- 4. The Object Detection API's own environment .odapi/ (for `train run`), apart from .venv -----------
+# The OD API trains only with TensorFlow 2.13-era pins; the node runs TensorFlow 2.21 (see requirements-odapi.txt).
+ODAPI := .odapi
+$(STAMPS)/odapi: requirements-odapi.txt requirements-odapi-nodeps.txt $(STAMPS)/apt
+	@mkdir -p $(STAMPS)
+	@test -x $(ODAPI)/bin/python || $(SYS_PY) -m venv $(ODAPI)
+	@echo "make: installing the Object Detection API into $(ODAPI) (TensorFlow 2.13; requirements-odapi*.txt)"
+	@$(ODAPI)/bin/pip install -q --disable-pip-version-check -r requirements-odapi.txt 2>&1 | grep -v "^WARNING: Location" || true
+	@$(ODAPI)/bin/pip install -q --disable-pip-version-check --no-deps -r requirements-odapi-nodeps.txt 2>&1 | grep -v "^WARNING: Location" || true
+	@$(ODAPI)/bin/python -c "from object_detection import model_lib_v2, exporter_lib_v2" >/dev/null 2>&1 || \
+	  { echo "make: the OD API environment $(ODAPI) does not import object_detection" >&2; exit 1; }
+	@touch $@
+
+odapi: $(STAMPS)/odapi  ## the Object Detection API's environment (.odapi/, for train run; ~1 min with a warm pip cache)
+
 help:  ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 22
 
@@ -75,7 +90,7 @@ lint: $(STAMPS)/venv  ## ruff check and format --check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-unit: $(STAMPS)/build  ## pytest
+unit: $(STAMPS)/build $(STAMPS)/odapi  ## pytest (the OD API tests need make odapi: it runs first)
 	@mkdir -p $(WS)/test_results
 	./env.sh python -m pytest test -q -p no:cacheprovider --junitxml=$(WS)/test_results/pytest.xml
 
@@ -92,8 +107,8 @@ test: lint rostest unit  ## everything CI runs, then one summary line
 clean:  ## drop the build (keeps .venv)
 	rm -rf $(WS)/build $(WS)/devel $(STAMPS)/build demo
 
-distclean:  ## drop the build and .venv
-	rm -rf $(WS) $(VENV) demo
+distclean:  ## drop the build, .venv and .odapi
+	rm -rf $(WS) $(VENV) $(ODAPI) demo
 
 FORCE:
 
@@ -143,10 +158,10 @@ REPORT_DATA := --data sim_val=$(RACERS)/data/images_sim_val --data sim_test=$(RA
 report: $(STAMPS)/build  ## evaluate the shipped models; write docs/report/ and docs/REPORT.md
 	./env.sh rosrun tl_classifier evaluate --model models/default --model models/colour_baseline $(REPORT_DATA) \
 	  --out docs/report --overwrite
-	./env.sh python docs/build_report.py --metrics docs/report/metrics.json --out docs/REPORT.md
+	./env.sh python -m tl_classifier.commands.build_report --metrics docs/report/metrics.json --out docs/REPORT.md
 
 benchmarks: $(STAMPS)/venv  ## write docs/BENCHMARKS.md from bench/results/*.json
-	./env.sh python docs/build_benchmarks.py
+	./env.sh python -m tl_classifier.commands.build_benchmarks
 
 # What the one-stage model before this one had learnt (docs/probe_colour.py): it and the model trained without
 # sdcnd's simulator drives (make loro), probed on those drives; into docs/heldout/probe.json and probe.png.
