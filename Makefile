@@ -23,7 +23,7 @@ APT_PACKAGES := ros-core-dev catkin python3-catkin-pkg python3-rospy python3-ros
   python3-roslaunch python3-cv-bridge python3-sensor-msgs python3-std-msgs python3-diagnostic-msgs \
   python3-diagnostic-updater rosbash ros-image-view python3-venv python3-yaml cmake g++ make
 
-.PHONY: build odapi demo test lint unit rostest clean distclean default-model default-model-data loro probe report benchmarks help FORCE
+.PHONY: build odapi demo test lint format check unit rostest clean distclean default-model default-model-data loro probe report benchmarks help FORCE
 
 # --- 1. Debian packages: ROS 1 (Noetic-era 1.15/1.16) --------------------------
 $(STAMPS)/apt: Makefile
@@ -86,9 +86,17 @@ demo: demo/sample.bag  ## play a sample bag into classify.launch and print the s
 	./env.sh rosrun tl_classifier demo $(ROOT)/demo/sample.bag
 
 # --- tests -------------------------------------------------------------------------
-lint: $(STAMPS)/venv  ## ruff check and format --check
+lint: $(STAMPS)/venv  ## ruff check, ruff format --check, mypy on the package
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: $(STAMPS)/venv  ## ruff format and the fixes ruff can make
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+check: lint $(STAMPS)/build  ## the fast loop (under a minute): lint, types, the tests not marked slow
+	./env.sh python -m pytest test -q -p no:cacheprovider -m "not slow"
 
 unit: $(STAMPS)/build $(STAMPS)/odapi  ## pytest (the OD API tests need make odapi: it runs first)
 	@mkdir -p $(WS)/test_results

@@ -10,6 +10,6 @@ setup(
             *(f"tl_classifier.{p}" for p in ("data", "model", "train", "evaluate", "ros", "commands", "testing")),
         ],
         package_dir={"": "."},
-        package_data={"tl_classifier": ["py.typed"]},
+        package_data={"tl_classifier": ["py.typed"], "tl_classifier.train": ["configs/*.config"]},
     )
 )

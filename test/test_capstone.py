@@ -15,6 +15,8 @@ from tl_classifier.model.detection import TemporalFilter
 from tl_classifier.states import to_styx
 from tl_classifier.testing.realdata import ROS_RACERS, SIM_TEST
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def classifier(realdata: Path) -> TLClassifier:

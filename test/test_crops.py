@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tl_classifier.model.export import export_detector
 from tl_classifier.model.load import load_model
@@ -22,6 +23,8 @@ from tl_classifier.train.crops import (
     two_stage_fn,
 )
 from tl_classifier.train.network import ModelSpec, build_model
+
+pytestmark = pytest.mark.slow
 
 TINY = ModelSpec(num_classes=1, input_height=64, input_width=96, alpha=0.35, channels=16, max_detections=5)
 

@@ -12,6 +12,8 @@ from tl_classifier.commands.evaluate import main as evaluate
 from tl_classifier.evaluate.project_report import build as build_report
 from tl_classifier.testing.realdata import REALDATA, RECORDINGS, ROS_RACERS
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 SETS = {
     "sim_val": ROS_RACERS / "data/images_sim_val",

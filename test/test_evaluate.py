@@ -19,6 +19,8 @@ from tl_classifier.evaluate.scoring import run_models
 from tl_classifier.model.load import load_model
 from tl_classifier.testing.realdata import REALDATA, ROS_RACERS, read_rgb
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 SIM_VAL = ROS_RACERS / "data/images_sim_val"
 SIM_YAML = REALDATA / "alexvogel/data_raw/sim_training_data/sim_data_annotations.yaml"

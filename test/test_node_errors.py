@@ -10,6 +10,8 @@ import pytest
 
 from tl_classifier.testing.rostest import start_master, stop
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 NODE = ROOT / "scripts" / "tl_classifier_node"
 

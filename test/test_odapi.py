@@ -29,6 +29,8 @@ from tl_classifier.train.odapi import (
     odapi_python,
 )
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -6,12 +6,15 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pytest
 import rosbag
 
 from tl_classifier.data.synth import demo_sequence, render_frame
 from tl_classifier.ros.bags import write_bag
 from tl_classifier.ros.convert import image_to_rgb
 from tl_classifier.states import State
+
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,6 +12,8 @@ import pytest
 from tl_classifier.model.load import load_model
 from tl_classifier.train.network import STRIDE, ModelSpec, build_model, centernet_loss, detector_fn, make_targets
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ModelSpec(num_classes=4, input_height=64, input_width=96, alpha=0.35, channels=16, max_detections=5)
 
