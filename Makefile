@@ -163,8 +163,11 @@ loro: default-model-data  ## leave one recording out (~10 min per recording)
 REPORT_DATA := --data sim_val=$(RACERS)/data/images_sim_val --data sim_test=$(RACERS)/test_images_sim \
   --data car_val=$(RACERS)/data/images_real_val --data car_test=$(RACERS)/test_images_real \
   --group sim_rosracers=sim_val,sim_test --group car_overcast=car_val,car_test
-report: $(STAMPS)/build  ## evaluate the shipped models; write docs/report/ and docs/REPORT.md
-	./env.sh rosrun tl_classifier evaluate --model models/default --model models/colour_baseline $(REPORT_DATA) \
+# An OD API model trained into models/ (train run --export_dir models/odapi_NAME) is evaluated beside them.
+ODAPI_MODELS := $(patsubst %/model.json,%,$(wildcard models/odapi*/model.json))
+report: $(STAMPS)/build  ## evaluate the shipped models (and models/odapi*); write docs/report/ and docs/REPORT.md
+	./env.sh rosrun tl_classifier evaluate --model models/default --model models/colour_baseline \
+	  $(addprefix --model ,$(ODAPI_MODELS)) $(REPORT_DATA) \
 	  --out docs/report --overwrite
 	./env.sh python -m tl_classifier.commands.build_report --metrics docs/report/metrics.json --out docs/REPORT.md
 

@@ -20,10 +20,12 @@ def parser() -> argparse.ArgumentParser:
     )
     which.add_argument("--sample", help="a pipeline .config to start from (a TF2 model zoo one, say)")
     c.add_argument("--label_map", required=True, help="label_map.pbtxt (num_classes is its highest id)")
-    c.add_argument("--train_record", required=True, help="training TFRecord (image sizes are read from it)")
+    c.add_argument("--train_record", required=True, nargs="+", help="training TFRecords (image sizes are read from them)")
     c.add_argument("--eval_record", help="evaluation TFRecord (num_examples is counted from it)")
     c.add_argument("--fine_tune_checkpoint", help="checkpoint prefix to start from (checked to exist)")
-    c.add_argument("--image_size", help="WIDTHxHEIGHT for the resizer (default: the records' most common size)")
+    c.add_argument(
+        "--image_size", help="WIDTHxHEIGHT for the resizer (default: a shipped model's own, else the records' most common size)"
+    )
     c.add_argument(
         "--max_detections", type=int, default=10, help="max_detections_per_class and max_total_detections (default: 10)"
     )
@@ -87,7 +89,7 @@ def _main(argv: list[str]) -> int:
             ConfigureOptions(
                 sample=a.sample,
                 label_map=Path(a.label_map),
-                train_record=Path(a.train_record),
+                train_record=[Path(t) for t in a.train_record],
                 output=Path(a.output),
                 eval_record=Path(a.eval_record) if a.eval_record else None,
                 fine_tune_checkpoint=a.fine_tune_checkpoint,

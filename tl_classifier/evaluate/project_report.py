@@ -25,7 +25,7 @@ MODEL_WORDS = {
     "default": "the default of `classify.launch`: two stages trained with this package's built-in trainer "
     "(`train builtin --two_stage`, TensorFlow alone) on every real recording plus synthetic frames: a detector that "
     "finds lights, then a classifier of each light's crop at the camera's resolution",
-    "colour_baseline": "an untrained colour-threshold detector written in TensorFlow ops (`tl_classifier/baseline.py`): "
+    "colour_baseline": "an untrained colour-threshold detector written in TensorFlow ops (`tl_classifier/model/baseline.py`): "
     "it boxes lit lamps by their colour; the reference any trained model has to beat",
 }
 GOOD = 0.95  #: a state accuracy at or above this is called good in the text

@@ -150,11 +150,12 @@ class ConfigureOptions:
 
     sample: str  #: a name of :data:`SAMPLES`, or a config file
     label_map: Path
-    train_record: Path
+    train_record: Path | list[Path]  #: several: all of them are read (the first gives the image size)
     output: Path
     eval_record: Path | None = None
     fine_tune_checkpoint: str | None = None
-    image_size: tuple[int, int] | None = None  #: (width, height); default: the records' most common size
+    #: (width, height); default: a shipped sample's own (320x320, 640x640), else the records' most common size
+    image_size: tuple[int, int] | None = None
     max_detections: int = 10
     batch_size: int | None = None
     num_steps: int | None = None
@@ -176,8 +177,8 @@ class ConfigureResult:
 
     def lines(self) -> list[str]:
         w, h = self.image_size
-        out = [f"{self.output}: {self.architecture} config from {self.sample}, {self.train_examples} training examples of "
-               f"{w}x{h}"]  # fmt: skip
+        out = [f"{self.output}: {self.architecture} config from {self.sample}, {self.train_examples} training examples, "
+               f"input {w}x{h}"]  # fmt: skip
         out += [f"  {c}" for c in self.changes]
         out += [f"  note: {n}" for n in self.notes]
         if self.tf1_only:
@@ -195,6 +196,16 @@ def _checkpoint_exists(path: str) -> bool:
     return p.is_dir() or Path(f"{path}.index").is_file() or p.is_file()
 
 
+def _input_size(text: str) -> tuple[int, int] | None:
+    """(width, height) of a config's fixed_shape_resizer, or the max_dimension of its keep_aspect_ratio_resizer."""
+    h = re.search(r"fixed_shape_resizer\s*\{[^}]*?height:\s*(\d+)", text)
+    w = re.search(r"fixed_shape_resizer\s*\{[^}]*?width:\s*(\d+)", text)
+    if h and w:
+        return int(w.group(1)), int(h.group(1))
+    m = re.search(r"max_dimension:\s*(\d+)", text)
+    return (int(m.group(1)), int(m.group(1))) if m else None
+
+
 def configure_pipeline(o: ConfigureOptions) -> ConfigureResult:
     """Write a ready pipeline config from a sample one: classes, image size, records, label map, steps filled in.
 
@@ -210,7 +221,8 @@ def configure_pipeline(o: ConfigureOptions) -> ConfigureResult:
     label_map = load_label_map(o.label_map)
     if o.fine_tune_checkpoint and not _checkpoint_exists(o.fine_tune_checkpoint):
         raise ConfigError("no such checkpoint (give the prefix, e.g. ckpt-0, of its .index file)", o.fine_tune_checkpoint)
-    for record in (o.train_record, *([o.eval_record] if o.eval_record else [])):
+    trains = o.train_record if isinstance(o.train_record, list) else [o.train_record]
+    for record in (*trains, *([o.eval_record] if o.eval_record else [])):
         unknown = sorted(record_labels([record]) - set(label_map.names.values()))
         if unknown:
             raise ConfigError(
@@ -218,21 +230,21 @@ def configure_pipeline(o: ConfigureOptions) -> ConfigureResult:
                 "(make the record with this label map: create_tf_record --label_map_path)",
                 record,
             )
-    train_n, (height, width) = record_facts([o.train_record])
+    train_n, (height, width) = record_facts(trains)
     eval_n = record_facts([o.eval_record])[0] if o.eval_record else None
-    if o.image_size:
-        width, height = o.image_size
+    shipped = sample.parent == CONFIGS  # a zoo model keeps the input size it is named after
+    size: tuple[int, int] | None = o.image_size or (None if shipped else (width, height))
     settings = Settings(
         num_classes=max(label_map.names),
-        image_height=height,
-        image_width=width,
+        image_height=size[1] if size else None,
+        image_width=size[0] if size else None,
         max_detections=o.max_detections,
         batch_size=o.batch_size,
         fine_tune_checkpoint=o.fine_tune_checkpoint,
         num_steps=o.num_steps,
-        train_record=str(Path(o.train_record).resolve()),
+        train_record=[str(Path(t).resolve()) for t in trains],
         # without an evaluation record the OD API's (unused by train run) eval reader points at the training one
-        eval_record=str(Path(o.eval_record or o.train_record).resolve()),
+        eval_record=str(Path(o.eval_record or trains[0]).resolve()),
         label_map=str(Path(o.label_map).resolve()),
         eval_examples=eval_n,
     )
@@ -245,7 +257,9 @@ def configure_pipeline(o: ConfigureOptions) -> ConfigureResult:
     notes = []
     if o.num_steps and o.num_steps != loop_steps(o.num_steps):
         notes.append(f"model_main_tf2 trains in loops of {STEPS_PER_LOOP} steps: train run will train {loop_steps(o.num_steps)}")
-    return ConfigureResult(o.output, arch, sample.name, train_n, (width, height), list(settings.changed), checked, tf1, notes)
+    if size is None:
+        size = _input_size(result) or (width, height)
+    return ConfigureResult(o.output, arch, sample.name, train_n, size, list(settings.changed), checked, tf1, notes)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from tl_classifier.errors import TLClassifierError
 
 PLACEHOLDER = "PATH_TO_BE_CONFIGURED"
 _OPEN = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*:?\s*\{")
-_FIELD = re.compile(r"^(\s*)([A-Za-z_][A-Za-z0-9_]*)(\s*:\s*)(\"(?:[^\"\\]|\\.)*\"|'[^']*'|[^\s#{}]+)(.*)$")
+_FIELD = re.compile(r"^(\s*)([A-Za-z_][A-Za-z0-9_]*)(\s*:\s*)(\[[^\]]*\]|\"(?:[^\"\\]|\\.)*\"|'[^']*'|[^\s#{}]+)(.*)$")
 
 
 _SCHEDULES = {"cosine_decay_learning_rate", "exponential_decay_learning_rate", "manual_step_learning_rate"}
@@ -42,7 +42,7 @@ class Settings:
     batch_size: int | None = None
     fine_tune_checkpoint: str | None = None
     num_steps: int | None = None
-    train_record: str | None = None
+    train_record: str | list[str] | None = None  #: several: the OD API reads them all (a repeated field)
     eval_record: str | None = None
     label_map: str | None = None
     eval_examples: int | None = None
@@ -103,7 +103,7 @@ def _rule(path: tuple[str, ...], s: Settings, current: str = "") -> str | None:
     for match, value in table:
         if match and value is not None:
             return str(value)
-    strings: list[tuple[bool, str | None]] = [
+    strings: list[tuple[bool, str | list[str] | None]] = [
         (path[:1] == ("train_config",) and name == "fine_tune_checkpoint", s.fine_tune_checkpoint),
         (path[:1] == ("train_input_reader",) and name == "input_path", s.train_record),
         (path[:1] == ("eval_input_reader",) and name == "input_path", s.eval_record),
@@ -111,6 +111,8 @@ def _rule(path: tuple[str, ...], s: Settings, current: str = "") -> str | None:
     ]
     for match, text in strings:
         if match and text is not None:
+            if isinstance(text, list):
+                return _quote(text[0]) if len(text) == 1 else "[" + ", ".join(_quote(t) for t in text) + "]"
             return _quote(text)
     return None
 
