@@ -82,8 +82,9 @@ help:  ## this list
 demo/sample.bag: $(STAMPS)/build tl_classifier/synth.py
 	./env.sh rosrun tl_classifier synthesize $@ --overwrite
 
-demo: demo/sample.bag  ## play a sample bag into classify.launch and print the states
+demo: demo/sample.bag  ## play a sample bag into classify.launch and print the states; then classify_bag on it
 	./env.sh rosrun tl_classifier demo $(ROOT)/demo/sample.bag
+	./env.sh rosrun tl_classifier classify_bag $(ROOT)/demo/sample.bag -o $(ROOT)/demo/replay --overwrite
 
 # --- tests -------------------------------------------------------------------------
 lint: $(STAMPS)/venv  ## ruff check, ruff format --check, mypy on the package

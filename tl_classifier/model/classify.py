@@ -25,6 +25,7 @@ import numpy as np
 from tl_classifier.errors import ImageError, TLClassifierError, first_line
 from tl_classifier.model.detection import FrameResult, TemporalFilter
 from tl_classifier.model.load import DetectionModel
+from tl_classifier.params import NodeParams
 from tl_classifier.states import State
 
 
@@ -59,6 +60,16 @@ class FrameClassifier:
         self.filter = temporal
         self.score_threshold = score_threshold
         self._probe = np.zeros((probe_size[1], probe_size[0], 3), np.uint8)
+
+    @classmethod
+    def from_params(cls, model: DetectionModel, params: NodeParams) -> FrameClassifier:
+        """The node's classifier: its score threshold and temporal filter from the node's parameters.
+
+        The node and ``classify_bag`` both build theirs here, so that they decide alike.
+        """
+        temporal = TemporalFilter(params.state_count_threshold, params.red_count_threshold, params.unknown_count_threshold)
+        threshold = params.score_threshold if params.score_threshold >= 0 else None
+        return cls(model, temporal, threshold, (params.warmup_width, params.warmup_height))
 
     def classify(self, rgb: np.ndarray) -> tuple[FrameResult, State]:
         """The model's result for one RGB frame and the state the temporal filter publishes after it.

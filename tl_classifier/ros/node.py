@@ -25,7 +25,7 @@ from sensor_msgs.msg import CompressedImage, Image
 
 from tl_classifier.errors import ImageError, TLClassifierError, first_line
 from tl_classifier.model.classify import FrameClassifier, Health, ModelBroken, failure_kind
-from tl_classifier.model.detection import FrameResult, TemporalFilter
+from tl_classifier.model.detection import FrameResult
 from tl_classifier.model.draw import draw_result
 from tl_classifier.model.load import DetectionModel, load_model
 from tl_classifier.msg import TrafficLightDetection, TrafficLightState
@@ -96,9 +96,8 @@ class ClassifierNode:
     def __init__(self, params: NodeParams, model: DetectionModel) -> None:
         self.params = params
         self.model = model
-        self.filter = TemporalFilter(params.state_count_threshold, params.red_count_threshold, params.unknown_count_threshold)
-        threshold = params.score_threshold if params.score_threshold >= 0 else None
-        self.classifier = FrameClassifier(model, self.filter, threshold, (params.warmup_width, params.warmup_height))
+        self.classifier = FrameClassifier.from_params(model, params)
+        self.filter = self.classifier.filter
         self.stats = Stats()
         self.health = Health(params.stall_timeout, params.max_failed_share)
         self.exit_code = 0
