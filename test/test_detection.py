@@ -64,3 +64,73 @@ def test_off_is_a_state_like_the_others():
 def test_bad_thresholds(bad):
     with pytest.raises(ParameterError):
         TemporalFilter(bad)
+
+
+def feed_timed(f, states, rate_hz, start=0.0):
+    return [f.update(s, start + i / rate_hz) for i, s in enumerate(states)]
+
+
+def test_yellow_after_red_is_red():
+    f = TemporalFilter(3)
+    feed(f, [R])
+    assert feed(f, [Y] * 5) == [R] * 5  # a pale red read as yellow never releases the car
+    assert feed(f, [G, G, G]) == [R, R, G]  # a real green still does
+
+
+def test_yellow_after_red_limit_yellow_after_green_is_yellow():
+    f = TemporalFilter(3)
+    feed(f, [G, G, G])
+    assert feed(f, [Y, Y, Y]) == [G, G, Y]  # the normal cycle is untouched
+    off = TemporalFilter(3, yellow_after_red=False)
+    feed(off, [R])
+    assert feed(off, [Y, Y, Y]) == [R, R, Y]  # and the rule can be switched off
+
+
+@pytest.mark.parametrize("rate_hz", [5.0, 10.0, 30.0])
+def test_unknown_hold_is_the_same_time_at_any_camera_rate(rate_hz):
+    f = TemporalFilter(3, unknown_hold=1.5)
+    feed_timed(f, [R], rate_hz)
+    n = int(round(3 * rate_hz))  # three seconds without a light, from the next frame on
+    out = feed_timed(f, [U] * n, rate_hz, start=1 / rate_hz)
+    released = out.index(U)  # the first frame at or past 1.5 s after the first UNKNOWN frame
+    assert 1.5 - 1e-9 <= released / rate_hz < 1.5 + 1 / rate_hz
+    assert set(out[:released]) == {R}
+
+
+def test_unknown_hold_limit_counts_are_shorter_at_high_rates_and_without_stamps():
+    counted = TemporalFilter(3, unknown_count_threshold=6)
+    feed_timed(counted, [R], 30.0)
+    out = feed_timed(counted, [U] * 10, 30.0, start=1 / 30)
+    assert out.index(U) == 5  # six frames: 0.2 s at 30 Hz (1.2 s at 5 Hz): what unknown_hold is for
+    no_stamps = TemporalFilter(3, unknown_count_threshold=6, unknown_hold=1.5)
+    feed(no_stamps, [R])
+    assert feed(no_stamps, [U] * 6)[-1] is U  # without stamps the count rule stands in
+
+
+def test_red_is_published_on_its_first_frame_at_any_rate():
+    for rate_hz in (2.0, 10.0, 60.0):
+        f = TemporalFilter(3)
+        feed_timed(f, [G, G, G], rate_hz)
+        assert f.update(R, 3 / rate_hz) is R
+
+
+def test_state_timeout_forgets_an_old_state():
+    f = TemporalFilter(3, state_timeout=1.0)
+    feed_timed(f, [G, G, G], 10.0)
+    assert f.state is G
+    assert feed_timed(f, [G, G, G], 10.0, start=5.0) == [U, U, G]  # after 5 s without frames: seen again first
+
+
+def test_state_timeout_limit_short_gaps_keep_the_state_and_zero_is_off():
+    f = TemporalFilter(3, state_timeout=1.0)
+    feed_timed(f, [G, G, G], 10.0)
+    assert feed_timed(f, [G], 10.0, start=1.1) == [G]  # 0.9 s after the last frame: still current
+    off = TemporalFilter(3)
+    feed_timed(off, [G, G, G], 10.0)
+    assert feed_timed(off, [G], 10.0, start=100.0) == [G]
+
+
+@pytest.mark.parametrize("kw", [{"unknown_hold": -1.0}, {"state_timeout": -0.5}])
+def test_bad_times(kw):
+    with pytest.raises(ParameterError):
+        TemporalFilter(3, **kw)

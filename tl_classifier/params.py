@@ -25,6 +25,9 @@ class NodeParams:
     state_count_threshold: int = 3  #: frames in a row before a new state is published
     red_count_threshold: int = 1  #: frames in a row before RED is published
     unknown_count_threshold: int = 6  #: frames in a row before UNKNOWN replaces a known state
+    yellow_after_red: bool = True  #: a YELLOW seen while RED is published (before any GREEN) is taken as RED
+    unknown_hold: float = 0.0  #: seconds without a light before UNKNOWN replaces a known state (0: the count rule)
+    state_timeout: float = 0.0  #: seconds between frames after which the state starts again from UNKNOWN (0: off)
     device: str = "auto"  #: auto, cpu, gpu or gpu:N
     gpu_memory_limit: int = 0  #: MiB; 0: no cap, memory growth
     max_frame_age: float = 0.0  #: seconds; drop frames whose header stamp is older (0: off)
@@ -47,7 +50,13 @@ class NodeParams:
             raw = get(prefix + f.name, default)
             kind: Any = type(default)
             try:
-                if kind is bool or (kind is int and isinstance(raw, bool)):
+                if kind is bool:  # roslaunch gives true/false as bools; a string is read as launch files spell it
+                    text = str(raw).strip().lower()
+                    if not isinstance(raw, bool) and text not in ("true", "false", "1", "0"):
+                        raise TypeError
+                    values[f.name] = raw if isinstance(raw, bool) else text in ("true", "1")
+                    continue
+                if kind is int and isinstance(raw, bool):
                     raise TypeError
                 if kind is int and isinstance(raw, float) and raw != int(raw):
                     raise TypeError

@@ -29,6 +29,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--state_count_threshold", type=int, default=d.state_count_threshold)
     p.add_argument("--red_count_threshold", type=int, default=d.red_count_threshold)
     p.add_argument("--unknown_count_threshold", type=int, default=d.unknown_count_threshold)
+    p.add_argument(
+        "--yellow_after_red", type=int, choices=(0, 1), default=int(d.yellow_after_red), help="1: YELLOW after RED is RED"
+    )
+    p.add_argument("--unknown_hold", type=float, default=d.unknown_hold, help="seconds without a light before UNKNOWN (0: count)")
+    p.add_argument("--state_timeout", type=float, default=d.state_timeout, help="seconds between frames that reset to UNKNOWN")
     p.add_argument("--device", default=d.device, help="auto, cpu, gpu or gpu:N")
     p.add_argument(
         "--realtime", action="store_true", help="frames at their recorded rate: drop those the node would drop on this machine"
@@ -52,6 +57,9 @@ def _main(argv: list[str]) -> int:
             "state_count_threshold": a.state_count_threshold,
             "red_count_threshold": a.red_count_threshold,
             "unknown_count_threshold": a.unknown_count_threshold,
+            "yellow_after_red": bool(a.yellow_after_red),
+            "unknown_hold": a.unknown_hold,
+            "state_timeout": a.state_timeout,
             "device": a.device,
         }.get,
         prefix="",

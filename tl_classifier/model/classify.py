@@ -67,11 +67,18 @@ class FrameClassifier:
 
         The node and ``classify_bag`` both build theirs here, so that they decide alike.
         """
-        temporal = TemporalFilter(params.state_count_threshold, params.red_count_threshold, params.unknown_count_threshold)
+        temporal = TemporalFilter(
+            params.state_count_threshold,
+            params.red_count_threshold,
+            params.unknown_count_threshold,
+            yellow_after_red=params.yellow_after_red,
+            unknown_hold=params.unknown_hold,
+            state_timeout=params.state_timeout,
+        )
         threshold = params.score_threshold if params.score_threshold >= 0 else None
         return cls(model, temporal, threshold, (params.warmup_width, params.warmup_height))
 
-    def classify(self, rgb: np.ndarray) -> tuple[FrameResult, State]:
+    def classify(self, rgb: np.ndarray, stamp: float | None = None) -> tuple[FrameResult, State]:
         """The model's result for one RGB frame and the state the temporal filter publishes after it.
 
         :raises FrameFailed: if this frame cannot be classified (the filter is not fed).
@@ -84,7 +91,7 @@ class FrameClassifier:
         except Exception as err:  # TensorFlow raises many types; which one says little about whose fault it is
             self._check_model(err)
             raise FrameFailed(f"the model failed on this frame: {first_line(err)}", failure_kind(err)) from err
-        return result, self.filter.update(result.state)
+        return result, self.filter.update(result.state, stamp)
 
     def _check_model(self, cause: Exception) -> None:
         try:

@@ -68,9 +68,9 @@ def decide_state(detections: tuple[Detection, ...] | list[Detection], score_thre
 
 
 class TemporalFilter:
-    """Publishes a state only once it has been seen enough frames in a row.
+    """Publishes a state only once it has been seen long enough; every rule errs on the side of RED.
 
-    The rules (all counts are consecutive frames):
+    The rules (counts are consecutive frames; times are in the frames' own stamps, seconds):
 
     * A new state replaces the published one after ``count_threshold`` frames
       (default 3, as in the capstone's ``STATE_COUNT_THRESHOLD``).
@@ -78,16 +78,33 @@ class TemporalFilter:
       reacting late to a red light is the dangerous error, while a false RED
       only costs a brief, needless slow-down.  Leaving RED takes the full
       ``count_threshold``.
+    * **YELLOW after RED is RED** (``yellow_after_red``, default on; Apollo's tracker): a YELLOW
+      seen while RED is published, before any GREEN, is taken as RED.  Lights go green, yellow,
+      red; a yellow right after red is a red lamp misread (a pale red in flat light) or a
+      red-and-amber phase, and either way the car must not go.
     * **UNKNOWN** (no light seen) replaces a known state only after
-      ``unknown_count_threshold`` frames (default 6, twice the normal count),
-      so a light missed for a frame or two does not make a RED disappear;
-      a light that is really gone still gives UNKNOWN after a bounded time.
+      ``unknown_count_threshold`` frames (default 6, twice the normal count), or, with
+      ``unknown_hold`` > 0, only after no light has been seen for that many **seconds**
+      (Apollo holds 1.5 s), whatever the camera's rate.
+    * With ``state_timeout`` > 0 (Autoware's 1 s), a frame that comes more than that many
+      seconds after the previous one starts from UNKNOWN: a state that old says nothing.
     * Before any state is confirmed, the published state is UNKNOWN, never RED.
 
-    :raises ParameterError: if a threshold is below 1.
+    Counts are the default because the capstone's code and tests count frames; at a known camera
+    rate, ``unknown_hold`` says the same in seconds and keeps saying it when the rate changes.
+
+    :raises ParameterError: if a count is below 1, or a time is negative.
     """
 
-    def __init__(self, count_threshold: int = 3, red_count_threshold: int = 1, unknown_count_threshold: int = 6) -> None:
+    def __init__(
+        self,
+        count_threshold: int = 3,
+        red_count_threshold: int = 1,
+        unknown_count_threshold: int = 6,
+        yellow_after_red: bool = True,
+        unknown_hold: float = 0.0,
+        state_timeout: float = 0.0,
+    ) -> None:
         for name, value in (
             ("count_threshold", count_threshold),
             ("red_count_threshold", red_count_threshold),
@@ -95,12 +112,20 @@ class TemporalFilter:
         ):
             if int(value) != value or value < 1:
                 raise ParameterError(f"{name} must be a whole number of frames >= 1, got {value!r}")
+        for name, seconds in (("unknown_hold", unknown_hold), ("state_timeout", state_timeout)):
+            if not seconds >= 0:
+                raise ParameterError(f"{name} must be >= 0 seconds, got {seconds!r}")
         self.count_threshold = int(count_threshold)
         self.red_count_threshold = int(red_count_threshold)
         self.unknown_count_threshold = int(unknown_count_threshold)
+        self.yellow_after_red = bool(yellow_after_red)
+        self.unknown_hold = float(unknown_hold)
+        self.state_timeout = float(state_timeout)
         self.state = State.UNKNOWN
         self._candidate = State.UNKNOWN
         self._count = 0
+        self._since: float | None = None  #: stamp of the candidate's first frame
+        self._last: float | None = None  #: stamp of the previous frame
 
     def _needed(self, state: State) -> int:
         if state == State.RED:
@@ -109,12 +134,22 @@ class TemporalFilter:
             return self.unknown_count_threshold
         return self.count_threshold
 
-    def update(self, raw: State) -> State:
-        """Feed one frame's state; return the state to publish."""
+    def update(self, raw: State, stamp: float | None = None) -> State:
+        """Feed one frame's state (and its stamp, for the rules in seconds); return the state to publish."""
+        if self.state_timeout and stamp is not None and self._last is not None and stamp - self._last > self.state_timeout:
+            self.state, self._candidate, self._count, self._since = State.UNKNOWN, State.UNKNOWN, 0, None
+        self._last = stamp if stamp is not None else self._last
+        if self.yellow_after_red and raw == State.YELLOW and self.state == State.RED:
+            raw = State.RED
         if raw == self._candidate:
             self._count += 1
         else:
-            self._candidate, self._count = raw, 1
-        if raw != self.state and self._count >= self._needed(raw):
+            self._candidate, self._count, self._since = raw, 1, stamp
+        if raw != self.state and self._confirmed(raw, stamp):
             self.state = raw
         return self.state
+
+    def _confirmed(self, raw: State, stamp: float | None) -> bool:
+        if raw == State.UNKNOWN and self.unknown_hold > 0 and stamp is not None and self._since is not None:
+            return stamp - self._since >= self.unknown_hold
+        return self._count >= self._needed(raw)

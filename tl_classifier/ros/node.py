@@ -228,7 +228,8 @@ class ClassifierNode:
                 self.stats.stale += 1
                 return
         rgb = image_to_rgb(msg)
-        result, state = self.classifier.classify(rgb)
+        stamp = frame.stamp if not msg.header.stamp.is_zero() else rospy.get_rostime().to_sec()
+        result, state = self.classifier.classify(rgb, stamp)
         now = time.monotonic()
         self.stats.processed += 1  # counted before it is published: whoever has the state sees it counted
         self.health.classified()

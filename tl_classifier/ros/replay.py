@@ -185,7 +185,7 @@ def classify_bag(options: ReplayOptions) -> ReplayResult:
             model.warm_up(w, h)
             classifier = FrameClassifier.from_params(model, replace(options.params, warmup_width=w, warmup_height=h))
         try:
-            result, state = classifier.classify(rgb)
+            result, state = classifier.classify(rgb, rec.stamp)
         except FrameFailed as err:
             rec.failed = str(err)
             return
