@@ -351,6 +351,7 @@ def _run_logged(cmd: list[str], log: Path, what: str, on_line: Any = None) -> No
         assert proc.stdout is not None
         for line in proc.stdout:
             out.write(line)
+            out.flush()  # the log is read while the training runs
             tail.append(line.rstrip())
             if on_line:
                 on_line(line)
