@@ -21,6 +21,10 @@ from tl_classifier.evaluate.markdown import SUMMARY_HEADER, summary_rows, table
 #: the repository this module is in: the report reads docs/heldout/ and bench/results/ there
 ROOT = Path(__file__).resolve().parents[2]
 #: What each shipped model is (words only; its numbers come from the files).
+ODAPI_WORDS = (
+    "an Object Detection API model trained from scratch with `train run` on the default model's training records "
+    "(not shipped: `make report` evaluates any such model it finds in `models/odapi*`; docs/training.md says how it was made)"
+)
 MODEL_WORDS = {
     "default": "the default of `classify.launch`: two stages trained with this package's built-in trainer "
     "(`train builtin --two_stage`, TensorFlow alone) on every real recording plus synthetic frames: a detector that "
@@ -182,6 +186,9 @@ def build(metrics: dict, report_dir: str) -> str:
     models = {m["name"]: m for m in metrics["models"]}
     infos, sizes = {}, {}
     for name, m in models.items():
+        if "info" in m:  # evaluate keeps each model's model.json and size in metrics.json: the report needs no model
+            infos[name], sizes[name] = m["info"], m["size_bytes"]
+            continue
         p = Path(m["path"])
         folder = p.parent if p.suffix == ".pb" or p.name == "saved_model" else p
         infos[name] = json.loads((folder / "model.json").read_text()) if (folder / "model.json").is_file() else {}
@@ -206,7 +213,8 @@ def build(metrics: dict, report_dir: str) -> str:
     rows = []
     for name, m in models.items():
         info = infos[name]
-        rows.append([f"`{name}`", MODEL_WORDS.get(name, "–"), info.get("architecture", "colour thresholds, no weights"),
+        words = MODEL_WORDS.get(name, ODAPI_WORDS if info.get("kind") == "odapi" else "–")
+        rows.append([f"`{name}`", words, info.get("architecture", "colour thresholds, no weights"),
                      info.get("input_size", "any"), f"{m['score_threshold']:g}", f"{sizes[name] / 1e3:,.0f} KB"])  # fmt: skip
     out += [*table(["model", "what", "architecture", "input", "score threshold", "size of its folder"], rows), ""]
     out += [f"### What `{main}` was trained on", "", *_training_section(infos[main]), ""]

@@ -143,6 +143,18 @@ class EvaluateResult:
         return lines
 
 
+def _model_facts(path: Path) -> dict[str, Any]:
+    """The model's ``model.json`` and the size of its folder, kept in metrics.json so reports need no model."""
+    from tl_classifier.fields import MODEL_INFO_NAME
+
+    folder = path.parent if path.suffix == ".pb" or path.name == "saved_model" else path
+    info = folder / MODEL_INFO_NAME
+    return {
+        "info": json.loads(info.read_text(encoding="utf-8")) if info.is_file() else {},
+        "size_bytes": sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()),
+    }
+
+
 def evaluate(options: EvaluateOptions) -> EvaluateResult:
     """Score every model on every data set; write ``report.md``, ``metrics.json`` and figures into ``options.out``.
 
@@ -182,6 +194,7 @@ def evaluate(options: EvaluateOptions) -> EvaluateResult:
                     "kind": m.kind,
                     "score_threshold": thresholds[n],
                     "labels": {str(k): v for k, v in sorted(m.label_map.names.items())},
+                    **_model_facts(m.path),
                 }
                 for n, m in models.items()
             ],
