@@ -154,3 +154,25 @@ def test_bad_inputs(bags, tmp_path: Path):
     (tmp_path / "exists").mkdir()
     assert "exists already" in _one_line_error([str(bags["raw"]), "-o", str(tmp_path / "exists")])
     assert not (tmp_path / "a").exists() and not list((tmp_path / "exists").iterdir())
+
+
+def test_a_ros2_bag_gives_the_same_states(replayed, tmp_path: Path):
+    """The scripted drive in a ROS 2 bag (written with the rosbags library, CDR, bgr8): the same states, no roscore."""
+    from rosbags.rosbag2 import Writer
+    from rosbags.typesys import Stores, get_typestore
+
+    ts = get_typestore(Stores.LATEST)
+    image, header, stamp = (ts.types[n] for n in ("sensor_msgs/msg/Image", "std_msgs/msg/Header", "builtin_interfaces/msg/Time"))
+    frames, _ = _script_frames()
+    path = tmp_path / "ros2bag"
+    with Writer(path, version=9) as w:
+        conn = w.add_connection("/image_color", image.__msgtype__, typestore=ts)
+        for i, rgb in enumerate(frames):
+            ns = int(START * 1e9) + int(i * 1e9 / RATE)
+            bgr = np.ascontiguousarray(rgb[..., ::-1])
+            h, wd = bgr.shape[:2]
+            msg = image(header(stamp(ns // 10**9, ns % 10**9), "camera"), h, wd, "bgr8", 0, 3 * wd, bgr.reshape(-1))
+            w.write(conn, ns, ts.serialize_cdr(msg, image.__msgtype__))
+    again = classify_bag(_options(path, tmp_path / "r2"))
+    assert [f.state for f in again.frames] == [f.state for f in replayed.frames]
+    assert [round(f.stamp, 3) for f in again.frames] == [round(f.stamp, 3) for f in replayed.frames]
