@@ -30,6 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RECORDS = ROOT / ".ws" / "default_model"  # make default-model-data
 WORK = ROOT / ".ws" / "loro"
 OUT = ROOT / "docs" / "heldout"  #: not docs/report/, which `make report` replaces whole
+OUT_NAME = "loro.json"
+FIGURE_PREFIX = "loro_"
 ALWAYS = ["synth"]  #: synthetic frames: in every training
 VALIDATION = ["racers_sim_val", "racers_real_val"]  #: choose the score threshold, never trained on
 #: The default model's recipe (Makefile TRAIN_SETTINGS) on a shorter schedule: 15 epochs, not 40.
@@ -73,7 +75,7 @@ def held_out(name: str, spec: dict) -> dict:
     for s in spec["data"]:
         fig = metrics["results"][f"without_{name}"][s]["figures"].get("mistakes")
         if fig:
-            dest = f"loro_{s}.png"
+            dest = f"{FIGURE_PREFIX}{s}.png"
             shutil.copyfile(work / "eval" / fig, OUT / dest)
             figures.append({"set": s, "figure": dest})
     info = json.loads((model / "model.json").read_text())
@@ -93,7 +95,22 @@ def held_out(name: str, spec: dict) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    names = argv or list(RECORDINGS)
+    global WORK, OUT_NAME, FIGURE_PREFIX
+    import argparse
+
+    p = argparse.ArgumentParser(prog="leave_one_out", description=__doc__.splitlines()[0])
+    p.add_argument("recordings", nargs="*", help="default: every real recording")
+    p.add_argument("--input_size", help="an experiment: the detector's input (default: the recipe's 384x288); its "
+                   "results go to docs/heldout/loro_WxH.json, beside (not into) loro.json")  # fmt: skip
+    a = p.parse_args(argv)
+    if a.input_size:
+        SETTINGS[SETTINGS.index("--input_size") + 1] = a.input_size
+        WORK, OUT_NAME, FIGURE_PREFIX = (
+            ROOT / ".ws" / f"loro_{a.input_size}",
+            f"loro_{a.input_size}.json",
+            f"loro_{a.input_size}_",
+        )
+    names = a.recordings or list(RECORDINGS)
     unknown = [n for n in names if n not in RECORDINGS]
     if unknown:
         raise SystemExit(f"leave_one_out: no recording {unknown} (known: {', '.join(RECORDINGS)})")
@@ -101,7 +118,7 @@ def main(argv: list[str]) -> int:
     if missing:
         raise SystemExit(f"leave_one_out: records missing in {RECORDS}: {missing}; run `make default-model-data` first")
     OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / "loro.json"
+    path = OUT / OUT_NAME
     old = json.loads(path.read_text()) if path.is_file() else {}
     results = {r["recording"]: r for r in old.get("recordings", [])}
     for name in names:
