@@ -76,6 +76,20 @@ class RawFrame:
     time: float  #: bag time, seconds since the epoch
     cdr: bool  #: ROS 2 CDR serialization (else ROS 1)
 
+    def stamp(self) -> tuple[int, int]:
+        """The header stamp (sec, nsec), read from the serialized bytes without deserializing the image;
+        a header without a stamp gets the bag's receive time instead."""
+        from tl_classifier.data.images import cdr_header_stamp, ros1_header_stamp
+
+        sec, nsec = cdr_header_stamp(self.raw) if self.cdr else ros1_header_stamp(self.raw)
+        if sec == 0 and nsec == 0:
+            sec, nsec = int(self.time), int(round((self.time % 1) * 1e9)) % 1_000_000_000
+        return sec, nsec
+
+    def stamp_seconds(self) -> float:
+        sec, nsec = self.stamp()
+        return sec + nsec * 1e-9
+
 
 class Ros1Bag:
     """A ROS 1 bag read with ``rosbag``; unindexed (cut-off) bags are recovered read-only."""

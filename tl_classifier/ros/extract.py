@@ -26,10 +26,8 @@ from tl_classifier.data.images import (
     Sampler,
     Sampling,
     TopicCounts,
-    cdr_header_stamp,
     image_size,
     read_manifest,
-    ros1_header_stamp,
     stamp_name,
     topic_folder,
     write_image,
@@ -179,9 +177,7 @@ def _extract_bag(
             if not samplers[frame.topic].keep(frame.time - bag.start):
                 c.sampled_out += 1
                 continue
-            sec, nsec = cdr_header_stamp(frame.raw) if frame.cdr else ros1_header_stamp(frame.raw)
-            if sec == 0 and nsec == 0:  # no stamp in the header: the bag's receive time stands in
-                sec, nsec = int(frame.time), int(round((frame.time % 1) * 1e9)) % 1_000_000_000
+            sec, nsec = frame.stamp()  # the header's, or the bag's receive time where the header has none
             folder = topic_folder(frame.topic)
             rel = f"{folder}/{names.take(folder, stamp_name(sec, nsec))}{ext}"
             row = {"file": rel, "bag": str(bag.path), "topic": frame.topic, "stamp": f"{sec}.{nsec:09d}"}

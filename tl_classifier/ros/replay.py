@@ -102,13 +102,6 @@ class ReplayResult:
         return out
 
 
-def _stamp(frame: RawFrame, msg: Any) -> float:
-    stamp = msg.header.stamp
-    sec = getattr(stamp, "secs", getattr(stamp, "sec", 0))
-    nsec = getattr(stamp, "nsecs", getattr(stamp, "nanosec", 0))
-    return sec + nsec * 1e-9 if (sec or nsec) else frame.time
-
-
 def _camera_topic(bag: Any, topic: str | None) -> tuple[str, int]:
     """The camera topic of a bag (``topic``, or its only image topic) and its number of frames.
 
@@ -119,14 +112,6 @@ def _camera_topic(bag: Any, topic: str | None) -> tuple[str, int]:
         raise BagError(f"has several image topics ({', '.join(images)}): choose one with --topic", bag.path)
     chosen = pick_topics(bag, [topic] if topic else [])[0]
     return chosen, bag.topics[chosen][1]
-
-
-def _raw_stamp(frame: RawFrame) -> float:
-    """A frame's header stamp, read from its serialized bytes without deserializing the image."""
-    from tl_classifier.data.images import cdr_header_stamp, ros1_header_stamp
-
-    sec, nsec = cdr_header_stamp(frame.raw) if frame.cdr else ros1_header_stamp(frame.raw)
-    return sec + nsec * 1e-9 if (sec or nsec) else frame.time
 
 
 def _frames(options: ReplayOptions) -> Iterator[RawFrame]:
@@ -168,7 +153,7 @@ def classify_bag(options: ReplayOptions) -> ReplayResult:
     def prepare(frame: RawFrame) -> tuple[FrameState, Any]:
         """Deserialize and convert one frame to RGB, as the node does before its model."""
         msg = decode(frame)
-        rec = FrameState(_stamp(frame, msg), frame.time)
+        rec = FrameState(frame.stamp_seconds(), frame.time)
         try:
             return rec, image_to_rgb(msg)
         except ImageError as err:
@@ -214,7 +199,7 @@ def classify_bag(options: ReplayOptions) -> ReplayResult:
             # real time: one worker, as in the node; it takes the newest waiting frame whenever it is free, and
             # is busy for as long as this machine really took (decoding, conversion and the model)
             busy_until = -1e18
-            waiting: tuple[RawFrame, FrameState | None, Any] | None = None
+            waiting: RawFrame | None = None  #: the newest frame that came while the worker was busy
 
             def work(frame: RawFrame, at: float) -> float:
                 t0 = time.perf_counter()
@@ -230,16 +215,16 @@ def classify_bag(options: ReplayOptions) -> ReplayResult:
             for frame in _frames(options):
                 bar.update()
                 if waiting is not None and busy_until <= frame.time:
-                    busy_until = work(waiting[0], busy_until)
+                    busy_until = work(waiting, busy_until)
                     waiting = None
                 if busy_until <= frame.time:
                     busy_until = work(frame, frame.time)
                 else:
                     if waiting is not None:  # replaced by a newer frame before the worker was free
-                        records.append(FrameState(_raw_stamp(waiting[0]), waiting[0].time, dropped=True))
-                    waiting = (frame, None, None)
+                        records.append(FrameState(waiting.stamp_seconds(), waiting.time, dropped=True))
+                    waiting = frame
             if waiting is not None:
-                work(waiting[0], max(busy_until, waiting[0].time))
+                work(waiting, max(busy_until, waiting.time))
             records.sort(key=lambda r: r.bag_time)
         bar.close()
         if not records:
