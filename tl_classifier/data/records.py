@@ -408,17 +408,36 @@ def summarize_record(path: Path) -> dict[str, Any]:
     return summary
 
 
-def record_facts(paths: Sequence[Path]) -> tuple[int, tuple[int, int]]:
-    """(number of examples, most common (height, width)) of records."""
-    files = [f for p in paths for f in record_files(p)]
+@dataclass(frozen=True)
+class RecordFacts:
+    """What records hold, read in one pass: image sizes (height, width) with their counts, and box labels."""
+
+    sizes: Counter[tuple[int, int]]
+    labels: frozenset[str]
+
+    @property
+    def examples(self) -> int:
+        return sum(self.sizes.values())
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """The most common (height, width)."""
+        return self.sizes.most_common(1)[0][0]
+
+    def __add__(self, other: RecordFacts) -> RecordFacts:
+        return RecordFacts(self.sizes + other.sizes, self.labels | other.labels)
+
+
+def record_facts(paths: Sequence[Path]) -> RecordFacts:
+    """Image sizes and box labels of records.
+
+    :raises DatasetError: if they hold no example.
+    """
     sizes: Counter[tuple[int, int]] = Counter()
-    for rec in read_record(files):
+    labels: set[str] = set()
+    for rec in read_record([f for p in paths for f in record_files(p)]):
         sizes[(int(rec[F.height]), int(rec[F.width]))] += 1
+        labels.update(t.decode() for t in rec[F.class_text])
     if not sizes:
         raise DatasetError("holds no example", paths[0])
-    return sum(sizes.values()), sizes.most_common(1)[0][0]
-
-
-def record_labels(paths: Sequence[Path]) -> set[str]:
-    """Every box label (class text) in records."""
-    return {t.decode() for rec in read_record([f for p in paths for f in record_files(p)]) for t in rec[F.class_text]}
+    return RecordFacts(sizes, frozenset(labels))

@@ -232,7 +232,7 @@ def training_description(a: BuiltinOptions) -> dict:
         summary = summary_path(Path(record))
         if summary.is_file():
             return {k: v for k, v in json.loads(summary.read_text(encoding="utf-8")).items() if k != "record"}
-        return {"images": record_facts([Path(record)])[0]}
+        return {"images": record_facts([Path(record)]).examples}
 
     settings = (
         "input_size", "alpha", "pretrained", "epochs", "steps_per_epoch", "batch_size", "learning_rate", "seed",

@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tl_classifier.data.records import record_facts, record_labels
+from tl_classifier.data.records import record_facts
 from tl_classifier.errors import TLClassifierError
 from tl_classifier.fields import PIPELINE_CONFIG_NAME
 from tl_classifier.files import atomic_output
-from tl_classifier.train.pipeline_config import ConfigError, Settings, configure, meta_architecture
+from tl_classifier.train.pipeline_config import ConfigError, Settings, configure, field_values, meta_architecture
 
 #: The repository: ``make odapi`` makes the OD API environment in its ``.odapi/``.
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,9 +103,13 @@ def _quiet_env() -> dict[str, str]:
     return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
 
 
+def _config_value(text: str, where: tuple[str, ...]) -> str | None:
+    """The first value of a config field whose block path ends with ``where`` (``("feature_extractor", "type")``)."""
+    return next((value for path, value in field_values(text) if path[-len(where) :] == where), None)
+
+
 def feature_extractor_type(text: str) -> str | None:
-    m = re.search(r"feature_extractor\s*:?\s*\{[^{}]*?\btype\s*:\s*[\"']([^\"']+)[\"']", text)
-    return m.group(1) if m else None
+    return _config_value(text, ("feature_extractor", "type"))
 
 
 def resolve_sample(name_or_path: str) -> Path:
@@ -198,12 +202,11 @@ def _checkpoint_exists(path: str) -> bool:
 
 def _input_size(text: str) -> tuple[int, int] | None:
     """(width, height) of a config's fixed_shape_resizer, or the max_dimension of its keep_aspect_ratio_resizer."""
-    h = re.search(r"fixed_shape_resizer\s*\{[^}]*?height:\s*(\d+)", text)
-    w = re.search(r"fixed_shape_resizer\s*\{[^}]*?width:\s*(\d+)", text)
+    h, w = (_config_value(text, ("fixed_shape_resizer", k)) for k in ("height", "width"))
     if h and w:
-        return int(w.group(1)), int(h.group(1))
-    m = re.search(r"max_dimension:\s*(\d+)", text)
-    return (int(m.group(1)), int(m.group(1))) if m else None
+        return int(w), int(h)
+    m = _config_value(text, ("max_dimension",))
+    return (int(m), int(m)) if m else None
 
 
 def configure_pipeline(o: ConfigureOptions) -> ConfigureResult:
@@ -222,16 +225,18 @@ def configure_pipeline(o: ConfigureOptions) -> ConfigureResult:
     if o.fine_tune_checkpoint and not _checkpoint_exists(o.fine_tune_checkpoint):
         raise ConfigError("no such checkpoint (give the prefix, e.g. ckpt-0, of its .index file)", o.fine_tune_checkpoint)
     trains = o.train_record if isinstance(o.train_record, list) else [o.train_record]
-    for record in (*trains, *([o.eval_record] if o.eval_record else [])):
-        unknown = sorted(record_labels([record]) - set(label_map.names.values()))
+    facts = {r: record_facts([r]) for r in (*trains, *([o.eval_record] if o.eval_record else []))}  # each read once
+    for record, f in facts.items():
+        unknown = sorted(f.labels - set(label_map.names.values()))
         if unknown:
             raise ConfigError(
                 f"has boxes labelled {', '.join(map(repr, unknown))}, which {o.label_map} does not name "
                 "(make the record with this label map: create_tf_record --label_map_path)",
                 record,
             )
-    train_n, (height, width) = record_facts(trains)
-    eval_n = record_facts([o.eval_record])[0] if o.eval_record else None
+    train = sum((facts[r] for r in trains[1:]), facts[trains[0]])
+    train_n, (height, width) = train.examples, train.size
+    eval_n = facts[o.eval_record].examples if o.eval_record else None
     shipped = sample.parent == CONFIGS  # a zoo model keeps the input size it is named after
     size: tuple[int, int] | None = o.image_size or (None if shipped else (width, height))
     settings = Settings(
@@ -291,19 +296,6 @@ class RunResult:
             f"trained to step {self.steps} ({start}{self.seconds:.0f} s{loss})",
             f"{self.export_dir}: frozen_inference_graph.pb, saved_model/, label_map.pbtxt, model.json",
         ]
-
-
-def _config_value(text: str, block: str, name: str) -> str | None:
-    """The first ``name: value`` inside the top-level ``block { }`` of a pipeline config."""
-    start = re.search(rf"(?m)^\s*{block}\s*:?\s*\{{", text)
-    if not start:
-        return None
-    depth, i = 1, start.end()
-    while i < len(text) and depth:
-        depth += {"{": 1, "}": -1}.get(text[i], 0)
-        i += 1
-    m = re.search(rf"(?m)^\s*{name}\s*:\s*\"?([^\"\s#]+)\"?", text[start.end() : i])
-    return m.group(1) if m else None
 
 
 def loop_steps(num_steps: int) -> int:
@@ -380,11 +372,11 @@ def run_odapi(o: RunOptions) -> RunResult:
         raise TLClassifierError("exists already (pass --overwrite to replace it)", o.export_dir)
     text = pipeline.read_text(encoding="utf-8")
     _check_tf2(text, pipeline)
-    configured = int(_config_value(text, "train_config", "num_steps") or 0)
+    configured = int(_config_value(text, ("train_config", "num_steps")) or 0)
     if configured <= 0:
         raise ConfigError("train_config has no num_steps (train configure --num_steps sets it)", pipeline)
     num_steps = loop_steps(configured)
-    label_map_path = o.label_map or Path(_config_value(text, "train_input_reader", "label_map_path") or "")
+    label_map_path = o.label_map or Path(_config_value(text, ("train_input_reader", "label_map_path")) or "")
     label_map = load_label_map(label_map_path)
     validate_with_od_api(pipeline)
     model_dir = Path(o.model_dir)

@@ -15,6 +15,7 @@ and rewrites ``key: value`` lines whose path matches.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from tl_classifier.errors import TLClassifierError
@@ -125,14 +126,9 @@ def configure(text: str, settings: Settings, source: str = "pipeline.config") ->
     :raises ConfigError: if braces do not balance, or a ``PATH_TO_BE_CONFIGURED``
         is left that no setting fills (each is named with its line).
     """
-    lines = text.splitlines(keepends=True)
-    stack: list[str] = []
     out = []
-    for number, line in enumerate(lines, start=1):
-        code = _strip_comment(line)
-        m = _FIELD.match(code.rstrip("\n"))
-        if m and "{" not in m.group(4):
-            path = (*stack, m.group(2))
+    for number, line, m, path in _fields(text, source):
+        if m is not None:
             new = _rule(path, settings, m.group(4))
             if new is not None and new != m.group(4):
                 settings.changed.append(f"{'/'.join(path)}: {m.group(4)} -> {new}")
@@ -140,6 +136,37 @@ def configure(text: str, settings: Settings, source: str = "pipeline.config") ->
                 line = f"{m.group(1)}{m.group(2)}{m.group(3)}{new}{rest}"
             elif PLACEHOLDER in m.group(4):
                 raise ConfigError(f"line {number}: {'/'.join(path)} is {PLACEHOLDER} and no option fills it", source)
+        out.append(line)
+    return "".join(out)
+
+
+def field_values(text: str, source: str = "pipeline.config") -> list[tuple[tuple[str, ...], str]]:
+    """Every ``key: value`` line of a config with its block path (``("train_config", "num_steps")``), read the
+    way :func:`configure` reads them; quoted strings without their quotes.
+
+    :raises ConfigError: if braces do not balance.
+    """
+    values = []
+    for _number, _line, m, path in _fields(text, source):
+        if m is not None:
+            value = m.group(4)
+            quoted = len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'"
+            values.append((path, value[1:-1] if quoted else value))
+    return values
+
+
+def _fields(text: str, source: str) -> Iterator[tuple[int, str, re.Match[str] | None, tuple[str, ...]]]:
+    """Each line of a config: its number, the line, its ``key: value`` match (None for other lines) and that
+    field's block path.  Tracks the blocks (``train_config { ... }``) as it goes.
+
+    :raises ConfigError: if braces do not balance.
+    """
+    stack: list[str] = []
+    for number, line in enumerate(text.splitlines(keepends=True), start=1):
+        code = _strip_comment(line)
+        m = _FIELD.match(code.rstrip("\n"))
+        field = m if m and "{" not in m.group(4) else None
+        yield number, line, field, (*stack, field.group(2)) if field else tuple(stack)
         opened = _OPEN.match(code)
         if opened:
             stack.append(opened.group(1))
@@ -153,10 +180,8 @@ def configure(text: str, settings: Settings, source: str = "pipeline.config") ->
                 stack.pop()
         elif depth_change > 0:
             stack += ["?"] * depth_change
-        out.append(line)
     if stack:
         raise ConfigError(f"{len(stack)} block(s) are never closed ({'/'.join(stack)})", source)
-    return "".join(out)
 
 
 def meta_architecture(text: str) -> str:
