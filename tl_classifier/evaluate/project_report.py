@@ -17,6 +17,7 @@ from pathlib import Path
 from tl_classifier.data.annotations import Problems
 from tl_classifier.data.frames import load_frames
 from tl_classifier.evaluate.markdown import SUMMARY_HEADER, summary_rows, table
+from tl_classifier.evaluate.run import model_facts
 
 #: the repository this module is in: the report reads docs/heldout/ and bench/results/ there
 ROOT = Path(__file__).resolve().parents[2]
@@ -186,13 +187,10 @@ def build(metrics: dict, report_dir: str) -> str:
     models = {m["name"]: m for m in metrics["models"]}
     infos, sizes = {}, {}
     for name, m in models.items():
-        if "info" in m:  # evaluate keeps each model's model.json and size in metrics.json: the report needs no model
-            infos[name], sizes[name] = m["info"], m["size_bytes"]
-            continue
-        p = Path(m["path"])
-        folder = p.parent if p.suffix == ".pb" or p.name == "saved_model" else p
-        infos[name] = json.loads((folder / "model.json").read_text()) if (folder / "model.json").is_file() else {}
-        sizes[name] = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+        # evaluate keeps each model's model.json and size in metrics.json (the report needs no model); an older
+        # metrics.json without them: the model's folder, read the same way
+        facts = m if "info" in m else model_facts(Path(m["path"]))
+        infos[name], sizes[name] = facts["info"], facts["size_bytes"]
     sets = metrics["sets"]
     res = metrics["results"]
     main = next(iter(models))

@@ -143,7 +143,7 @@ class EvaluateResult:
         return lines
 
 
-def _model_facts(path: Path) -> dict[str, Any]:
+def model_facts(path: Path) -> dict[str, Any]:
     """The model's ``model.json`` and the size of its folder, kept in metrics.json so reports need no model."""
     from tl_classifier.fields import MODEL_INFO_NAME
 
@@ -194,7 +194,7 @@ def evaluate(options: EvaluateOptions) -> EvaluateResult:
                     "kind": m.kind,
                     "score_threshold": thresholds[n],
                     "labels": {str(k): v for k, v in sorted(m.label_map.names.items())},
-                    **_model_facts(m.path),
+                    **model_facts(m.path),
                 }
                 for n, m in models.items()
             ],
