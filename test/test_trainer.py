@@ -146,6 +146,12 @@ def test_two_stage_training_end_to_end_and_threshold_again(tiny_records: Path, t
     # rerun after an interruption: finished stages are loaded, not trained again
     again = builtin(tiny_records, tmp_path, "--two_stage", "--classifier_epochs=1", "--classifier_steps=2", "--overwrite")
     assert again.returncode == 0 and "was trained already" in again.stdout
+    # ... but not with other settings: the finished detector of 96x64 would be taken for one of 128x96
+    other = builtin(tiny_records, tmp_path, "--two_stage", "--classifier_epochs=1", "--classifier_steps=2", "--overwrite",
+                    "--input_size=128x96")  # fmt: skip
+    assert other.returncode == 1 and other.stderr.count("\n") == 1, other.stderr[-2000:]
+    assert "'96x64' -> '128x96'" in other.stderr and str(tmp_path / "work") in other.stderr
+    assert load_model(tmp_path / "model").label_map.name(5) == "unknown"  # the export is left as it was
     cmd = [
         str(ROOT / "scripts/train"),
         "threshold",
