@@ -36,7 +36,7 @@ ALWAYS = ["synth"]  #: synthetic frames: in every training
 VALIDATION = ["racers_sim_val", "racers_real_val"]  #: choose the score threshold, never trained on
 #: The default model's recipe (Makefile TRAIN_SETTINGS) on a shorter schedule: 15 epochs, not 40.
 SETTINGS = [
-    "--two_stage", "--input_size", "384x288", "--epochs", "15", "--steps_per_epoch", "60", "--batch_size", "8",
+    "--two_stage", "--input_size", "512x384", "--epochs", "15", "--steps_per_epoch", "60", "--batch_size", "8",
     "--learning_rate", "2e-3", "--seed", "0", "--classifier_epochs", "8",
 ]  # fmt: skip
 
@@ -100,16 +100,16 @@ def main(argv: list[str]) -> int:
 
     p = argparse.ArgumentParser(prog="leave_one_out", description=__doc__.splitlines()[0])
     p.add_argument("recordings", nargs="*", help="default: every real recording")
-    p.add_argument("--input_size", help="an experiment: the detector's input (default: the recipe's 384x288); its "
+    p.add_argument("--input_size", help="an experiment: the detector's input (default: the recipe's 512x384); its "
                    "results go to docs/heldout/loro_WxH.json, beside (not into) loro.json")  # fmt: skip
+    p.add_argument("--tag", help="an experiment with the code as it is now (another augmentation, say): its work in "
+                   ".ws/loro_TAG/ and its results in docs/heldout/loro_TAG.json, beside (not into) loro.json")  # fmt: skip
     a = p.parse_args(argv)
     if a.input_size:
         SETTINGS[SETTINGS.index("--input_size") + 1] = a.input_size
-        WORK, OUT_NAME, FIGURE_PREFIX = (
-            ROOT / ".ws" / f"loro_{a.input_size}",
-            f"loro_{a.input_size}.json",
-            f"loro_{a.input_size}_",
-        )
+    tag = a.tag or a.input_size
+    if tag:
+        WORK, OUT_NAME, FIGURE_PREFIX = ROOT / ".ws" / f"loro_{tag}", f"loro_{tag}.json", f"loro_{tag}_"
     names = a.recordings or list(RECORDINGS)
     unknown = [n for n in names if n not in RECORDINGS]
     if unknown:

@@ -5,6 +5,8 @@ What changes from one recording to the next, and what each op stands for:
 
 * white balance (a gain per channel): the sunny site's lamps look orange, the overcast ones pink;
 * exposure and gamma: washed-out lamps in the sun, dark frames under clouds;
+* haze (a bright veil over the whole frame, as sunlight scattered in the lens or the windscreen): the sunny
+  site's frames are milky, and their red lamps look white-yellow;
 * contrast and saturation: cameras and JPEG settings;
 * blur: focus, motion, and a far light upsampled;
 * JPEG quality: frames saved by ``image_saver`` or compressed on the car;
@@ -44,6 +46,9 @@ def photometric(image: Any, strength: float = 1.0) -> Any:
     x = x * u(1 - 0.25 * s, 1 + 0.25 * s, [3])  # white balance
     x = x * tf.exp(u(-0.7 * s, 0.7 * s))  # exposure
     x = tf.clip_by_value(x, 0.0, 1.0) ** tf.exp(u(-0.4 * s, 0.4 * s))  # gamma
+    veil = u(0.6, 1.0) * u(0.92, 1.0, [3])  # a bright, near-grey (slightly tinted) veil
+    amount = tf.where(u(0.0, 1.0) < 0.3 * min(s, 1.0), u(0.0, 0.5 * s), 0.0)
+    x = x * (1.0 - amount) + amount * veil  # haze
     mean = tf.reduce_mean(x)
     x = (x - mean) * u(1 - 0.3 * s, 1 + 0.3 * s) + mean  # contrast
     grey = tf.reduce_mean(x, axis=-1, keepdims=True)
