@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+from tl_classifier.data.annotations import Problems
+from tl_classifier.data.frames import load_frames
 from tl_classifier.testing.realdata import RECORDINGS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +35,8 @@ OUT = ROOT / "docs" / "heldout"  #: not docs/report/, which `make report` replac
 OUT_NAME = "loro.json"
 FIGURE_PREFIX = "loro_"
 ALWAYS = ["synth"]  #: synthetic frames: in every training
+#: Frames grouped by their widest labelled light, in the frame's own pixels: far lights are what a held-out model misses.
+SIZE_BINS = ((0, 20, "under 20 px"), (20, 40, "20-40 px"), (40, 10**6, "40 px and wider"))
 VALIDATION = ["racers_sim_val", "racers_real_val"]  #: choose the score threshold, never trained on
 #: The default model's recipe (Makefile TRAIN_SETTINGS) on a shorter schedule: 15 epochs, not 40.
 SETTINGS = [
@@ -46,6 +50,19 @@ def run(cmd: list[str], log: Path) -> None:
     with open(log, "a", encoding="utf-8") as out:
         if subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT).returncode != 0:
             raise SystemExit(f"leave_one_out: failed: {' '.join(cmd[:4])} ... (log: {log})")
+
+
+def by_light_size(spec: dict, results: dict) -> list[dict]:
+    """Frames right, by the width of the frame's widest labelled light (``results``: evaluate's per-set results)."""
+    wrong = {(s, m["frame"]) for s, r in results.items() for m in r["mistakes"] if m["state"] != m["truth"]}
+    rows = {label: [0, 0] for *_, label in SIZE_BINS} | {"no light": [0, 0]}
+    for s, path in spec["data"].items():
+        for f in load_frames(Path(path), Problems(out=lambda _: None), unlabelled=True):
+            width = max((b.xmax - b.xmin for b in f.boxes), default=None)
+            label = "no light" if width is None else next(lab for lo, hi, lab in SIZE_BINS if lo <= width < hi)
+            rows[label][0] += 1
+            rows[label][1] += (s, f.name) not in wrong
+    return [{"widest_light": k, "frames": n, "right": r} for k, (n, r) in rows.items() if n]
 
 
 def held_out(name: str, spec: dict) -> dict:
@@ -88,6 +105,7 @@ def held_out(name: str, spec: dict) -> dict:
         "score_threshold": info["score_threshold"],
         "train_seconds_this_run": round(trained_s),
         "state": result,
+        "by_light_size": by_light_size(spec, metrics["results"][f"without_{name}"]),
         "mistakes": [m for s in metrics["sets"] for m in metrics["results"][f"without_{name}"][s["name"]]["mistakes"]],
         "mistake_figures": figures,
         "machine": metrics["machine"]["description"],

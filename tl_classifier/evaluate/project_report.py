@@ -118,6 +118,7 @@ def _held_out_section(report_dir: str) -> list[str]:
         "",
         f"Goals (issue 12): {'; '.join(met)}.",
         "",
+        *_by_light_size(recs),
     ]
     figs = [(r["recording"], f) for r in recs for f in r.get("mistake_figures", [])]
     if figs:
@@ -125,6 +126,27 @@ def _held_out_section(report_dir: str) -> list[str]:
         out += [f"![{rec}: {f['set']}](heldout/{f['figure']})" for rec, f in figs]
         out.append("")
     return out
+
+
+def _by_light_size(recs: list[dict]) -> list[str]:
+    """The held-out frames right, by the width of each frame's widest labelled light (where loro.json has it)."""
+    recs = [r for r in recs if r.get("by_light_size")]
+    if not recs:
+        return []
+    columns = list(dict.fromkeys(row["widest_light"] for r in recs for row in r["by_light_size"]))
+    rows = []
+    for r in recs:
+        cells = {row["widest_light"]: row for row in r["by_light_size"]}
+        rows.append([f"`{r['recording']}`"] + [
+            f"{c['right']}/{c['frames']} = {_pct(c['right'] / c['frames'])}" if (c := cells.get(k)) else "–" for k in columns
+        ])  # fmt: skip
+    return [
+        "The same frames by the width of the frame's widest labelled light, in the frame's own pixels (a far light is "
+        "narrow): which lights a model of this recipe still misses on a recording it has not seen.",
+        "",
+        *table(["held out", *(f"widest light {c}" if c != "no light" else c for c in columns)], rows),
+        "",
+    ]
 
 
 def _pct(v: float | None) -> str:

@@ -1,7 +1,7 @@
 """The second stage: a small CNN that tells a light's state from a crop of the full-resolution frame.
 
 Why two stages (as Autoware's and Apollo's traffic-light stacks): a detector that
-sees the whole frame at 384x288 learns the scene as much as the lamp (a light seen
+sees the whole frame resized (512x384) learns the scene as much as the lamp (a light seen
 side-on at the end of a pole, the parking lot's fence) and a far light is a few
 pixels wide there.  The detector here only finds lights (one class); each box is
 then cut out of the frame at the camera's own resolution, with some context, and
