@@ -1,4 +1,4 @@
-"""The lamp-colour check on real lights: a GREEN over a red lamp is not trusted, a real GREEN always is."""
+"""The lamp-colour check on real lights: a GREEN over a red lamp, or without a green lamp, is not trusted; a real GREEN is."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from tl_classifier.data.annotations import Problems, read_annotations
 from tl_classifier.model.detection import Detection
-from tl_classifier.model.lamp import CONTRADICTED, check_colours, contradicts, lamp_colour
+from tl_classifier.model.lamp import CONTRADICTED, NO_GREEN_LAMP, check_colours, contradicts, lamp_colour
 from tl_classifier.states import State, state_from_label
 from tl_classifier.testing.realdata import ROS_RACERS, read_rgb
 
@@ -18,7 +18,9 @@ SOURCES = {
     "ros-racers car (overcast)": ROS_RACERS / "data/images_real",
     "mistermi87 car (overcast)": Path("mistermi87/rosbag_data"),
     "sdcnd car (sunny)": Path("dataset-sdcnd-capstone/real_training_data/real_data_annotations.yaml"),
+    "sdcnd sim": Path("dataset-sdcnd-capstone/sim_training_data/sim_data_annotations.yaml"),
 }
+DOMINIKMA = Path("dominikma/vott-json-export/SimData-export.json")
 
 
 def boxes_of(realdata: Path, source: Path, state: State) -> list[tuple[np.ndarray, Detection]]:
@@ -63,3 +65,24 @@ def test_the_site_lights_orange_housing_is_no_red_lamp():
     crop[40:56, 4:20] = (40, 40, 40)
     assert contradicts(d.state, lamp_colour(crop, d))
     assert not contradicts(State.RED, lamp_colour(crop, d))  # only GREEN is checked: a RED over green is the safe error
+
+
+def test_dominikmas_green_lights_pass_but_for_a_few_far_ones(realdata: Path):
+    """dominikma's simulator drives: GREEN lights a few pixels wide may show no green glow (measured: 23 of 484)."""
+    greens = boxes_of(realdata, DOMINIKMA, State.GREEN)
+    wrong = [d for rgb, d in greens if contradicts(d.state, lamp_colour(rgb, d))]
+    assert len(greens) == 484 and len(wrong) <= 25, f"{len(wrong)} of {len(greens)}"
+    assert all(d.xmax - d.xmin <= 13 for d in wrong), "only far lights (13 px wide at most, of 800)"
+
+
+def test_a_green_without_a_green_lamp_is_not_trusted(realdata: Path):
+    """A GREEN a model once called on dark foliage beside two far red lights (dominikma), and a plain housing."""
+    rgb = read_rgb(realdata / "dominikma/vott-json-export/red_2019-03-14-14:57:1552600676.jpg")
+    d = Detection(State.GREEN, "Green", 1, 0.175, 192, 556, 202, 576)
+    checked = check_colours(rgb, [d])[0]
+    assert checked.state == State.UNKNOWN and checked.label == NO_GREEN_LAMP
+    housing = np.full((60, 24, 3), 30, np.uint8)
+    d = Detection(State.GREEN, "Green", 1, 0.9, 0, 0, 24, 60)
+    assert check_colours(housing, [d])[0].label == NO_GREEN_LAMP
+    housing[40:56, 4:20] = (120, 200, 140)  # a dim, pale green lamp is enough
+    assert check_colours(housing, [d])[0].state == State.GREEN
