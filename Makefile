@@ -146,7 +146,7 @@ default-model-data: $(STAMPS)/build  ## the training records, one per source
 	$(RECORD) --output_path=$(TD)/dominikma.record --data_dir=$(REALDATA)/dominikma/vott-json-export/SimData-export.json
 
 # Every record but the _val ones, which choose the score threshold. Resumable: run it again after an interruption.
-default-model: default-model-data  ## retrain models/default (~20 min on 2 cores), then make report
+default-model: default-model-data  ## retrain models/default (~31 min on 2 cores), then make report
 	./env.sh rosrun tl_classifier train builtin --train_record $(addprefix $(TD)/,$(addsuffix .record,synth racers_sim racers_real mistermi87 sdcnd_real sdcnd_sim dominikma)) \
 	  --val_record $(TD)/racers_sim_val.record $(TD)/racers_real_val.record --label_map $(TD)/label_map.pbtxt \
 	  --model_dir $(TD)/work --export_dir models/default $(TRAIN_SETTINGS) --overwrite
