@@ -19,12 +19,20 @@ def test_decide_the_most_careful_state_wins_and_disagreement_lowers_confidence()
     assert state == R and confidence == pytest.approx(0.6 * 0.6 / 1.5)
     assert decide_state([det(G, 0.8), det(R, 0.8)], 0.5) == (R, pytest.approx(0.4))
     assert decide_state([det(Y, 0.7), det(G, 0.9)], 0.5)[0] == Y
-    assert decide_state([det(OFF, 0.9), det(G, 0.6)], 0.5)[0] == G
+    assert decide_state([det(OFF, 0.9), det(G, 0.8)], 0.5)[0] == G
     # lights that agree keep the best score; lights under the threshold and UNKNOWN ones do not count
     assert decide_state([det(R, 0.9), det(R, 0.7), det(G, 0.4)], 0.5) == (R, 0.9)
     assert decide_state([det(G, 0.9), det(U, 0.95)], 0.5) == (G, 0.9)
     assert decide_state([det(G, 0.4)], 0.5) == (U, 0.0)
     assert decide_state([], 0.5) == (U, 0.0)
+
+
+def test_a_green_needs_more_than_the_threshold():
+    """GREEN_MARGIN: a GREEN counts only at 1.5 times the threshold; a RED, YELLOW or OFF at the threshold."""
+    assert decide_state([det(G, 0.14)], 0.1) == (U, 0.0)
+    assert decide_state([det(G, 0.151)], 0.1) == (G, 0.151)
+    assert decide_state([det(R, 0.1)], 0.1) == (R, 0.1)
+    assert decide_state([det(OFF, 0.9), det(G, 0.6)], 0.5)[0] == OFF  # 0.6 < 0.75: the GREEN does not count
 
 
 def feed(f, states):

@@ -261,7 +261,8 @@ def build(metrics: dict, report_dir: str) -> str:
         "## 3. Results",
         "",
         "A frame counts as right when the state the node decides from it is its true state: of its lights at or above "
-        "the score threshold, the most careful state (RED over YELLOW over GREEN over OFF; none: UNKNOWN), after a GREEN "
+        "the score threshold (GREEN ones at 1.5 times it), the most careful state "
+        "(RED over YELLOW over GREEN over OFF; none: UNKNOWN), after a GREEN "
         "whose lamp looks red or shows no green has been made UNKNOWN. *RED read as GREEN* is the error that would let "
         "the car drive through a red light: it comes first. Boxes count as found at IoU >= "
         f"{metrics['iou_threshold']:g}; mAP is the mean of the per-state APs, *any light* ignores the state.",
