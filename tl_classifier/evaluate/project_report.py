@@ -327,6 +327,9 @@ def build(metrics: dict, report_dir: str) -> str:
         "no RED read as GREEN, but many lights missed. Adding a few hundred labelled frames of your own to the training "
         "(`make default-model`) is the surest gain.",
         "- **Watch the RED-read-as-GREEN column first**, then RED missed; accuracy alone hides which mistakes a car can survive.",
+        "- **Far lights are what a new recording costs most** (the held-out frames by the width of their widest light): a "
+        "larger detector input or a second detector pass on tiles of the frame is the next change to the recipe to try; "
+        "the node's 50 ms budget has room (section 4).",
         "- **Retrain for a new place**: add your labelled frames to the training records (`create_tf_record`) and "
         "repeat `make default-model`, which trains, picks the score threshold on the validation frames and rewrites "
         "this report. With the Object Detection API installed, `train configure` / `train run` do the same for the "
@@ -363,10 +366,15 @@ def _verdicts(main: str, models: dict, sets: list[dict], res: dict, overlap: dic
         rights = ", ".join(f"{_pct(r['state']['accuracy'])} ({r['recording']})" for r in recs)
         red_green = sum(r["state"]["red_as_green"] for r in recs)
         frames = sum(r["state"]["frames"] for r in recs)
+        wrong = missed = 0
+        for r in recs:
+            c, unknown = r["state"]["confusion"], r["state"]["labels"].index("UNKNOWN")
+            wrong += sum(c[i][j] for i in range(len(c)) for j in range(len(c)) if i != j)
+            missed += sum(c[i][unknown] for i in range(len(c)) if i != unknown)
         lines.append(
             f"- On recordings it was not trained on (leave one recording out), a model of `{main}`'s recipe read RED as "
-            f"GREEN in {red_green} frame(s) of {frames}; its state was right in {rights}. Its errors there are mostly "
-            f"lights missed (UNKNOWN), worst on `{worst['recording']}`."
+            f"GREEN in {red_green} frame(s) of {frames}; its state was right in {rights}. Of its {wrong} wrong frames "
+            f"there, {missed} are lights missed (UNKNOWN), the others a wrong state; worst on `{worst['recording']}`."
         )
     seen = [f"{k} ({t} frames)" for k, (t, _) in overlap.items() if t]
     if seen:

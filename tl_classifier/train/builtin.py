@@ -309,7 +309,7 @@ def choose_threshold(model_dir: Path, val_records: Sequence[str]) -> tuple[float
     Why the lowest: on a recording the model has never seen, its lights score lower than on the validation
     frames (which come from its training recordings), and a threshold chosen high on the validation plateau
     then drops them.  Measured on the held-out recordings (docs/heldout/, leave one recording out at 512x384):
-    lowering the threshold from the plateau's middle (0.30-0.35) to 0.10 turned 13-16 % of each recording's
+    lowering the threshold from the plateau's middle (0.30-0.35) to 0.10 turned 10-16 % of each recording's
     frames from UNKNOWN to right.
 
     A frame's true state is that of most of its boxes; a frame without boxes is UNKNOWN.
