@@ -328,8 +328,8 @@ def build(metrics: dict, report_dir: str) -> str:
         "(`make default-model`) is the surest gain.",
         "- **Watch the RED-read-as-GREEN column first**, then RED missed; accuracy alone hides which mistakes a car can survive.",
         "- **Far lights are what a new recording costs most** (the held-out frames by the width of their widest light): a "
-        "larger detector input or a second detector pass on tiles of the frame is the next change to the recipe to try; "
-        "the node's 50 ms budget has room (section 4).",
+        "second detector pass on tiles of the frame is the next change to the recipe to try (a larger input alone did "
+        "not help: docs/training.md); the node's 50 ms budget has room (section 4).",
         "- **Retrain for a new place**: add your labelled frames to the training records (`create_tf_record`) and "
         "repeat `make default-model`, which trains, picks the score threshold on the validation frames and rewrites "
         "this report. With the Object Detection API installed, `train configure` / `train run` do the same for the "
