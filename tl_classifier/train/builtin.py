@@ -149,12 +149,14 @@ def train_builtin(a: BuiltinOptions) -> TrainResult:
     return TrainResult(out, info, work / "logs")
 
 
+#: The options that make a model what it is: written into its model.json (training_description).
+MODEL_SETTINGS = (
+    "input_size", "alpha", "pretrained", "epochs", "steps_per_epoch", "batch_size", "learning_rate", "seed",
+    "two_stage", "classifier_epochs", "classifier_steps",
+)  # fmt: skip
 #: What a model_dir's checkpoints depend on: resuming (or reusing a finished stage) with other values would
 #: silently give a model of the old settings (the backbone's weights load whatever the input size).
-RESUME_SETTINGS = (
-    "train_record", "input_size", "alpha", "pretrained", "epochs", "steps_per_epoch", "batch_size", "learning_rate",
-    "seed", "two_stage", "classifier_epochs", "classifier_steps",
-)  # fmt: skip
+RESUME_SETTINGS = ("train_record", *MODEL_SETTINGS)
 SETTINGS_NAME = "settings.json"
 
 
@@ -163,8 +165,7 @@ def check_same_training(work: Path, a: BuiltinOptions) -> None:
 
     :raises TLClassifierError: if ``work`` holds a training (or a part of one) with other settings.
     """
-    now = {k: getattr(a, k) for k in RESUME_SETTINGS}
-    now["train_record"] = [str(Path(r).resolve()) for r in a.train_record]
+    now = {"train_record": [str(Path(r).resolve()) for r in a.train_record], **{k: getattr(a, k) for k in MODEL_SETTINGS}}
     path = work / SETTINGS_NAME
     if path.is_file():
         before = json.loads(path.read_text(encoding="utf-8"))
@@ -272,14 +273,10 @@ def training_description(a: BuiltinOptions) -> dict:
             return {k: v for k, v in json.loads(summary.read_text(encoding="utf-8")).items() if k != "record"}
         return {"images": record_facts([Path(record)]).examples}
 
-    settings = (
-        "input_size", "alpha", "pretrained", "epochs", "steps_per_epoch", "batch_size", "learning_rate", "seed",
-        "two_stage", "classifier_epochs", "classifier_steps",
-    )  # fmt: skip
     return {
         "train_records": {Path(r).name: describe(r) for r in a.train_record},
         "val_records": {Path(r).name: describe(r) for r in a.val_record or []},
-        **{k: getattr(a, k) for k in settings},
+        **{k: getattr(a, k) for k in MODEL_SETTINGS},
     }
 
 
