@@ -93,9 +93,18 @@ def looks_red(colour: LampColour) -> bool:
     return colour.red >= MIN_RED_PIXELS and colour.red > RED_OVER_GREEN * colour.green
 
 
+def _distrust(state: State, colour: LampColour) -> str | None:
+    """Why a light's ``state`` is not trusted over its lamp (the label it gets), or None: only GREEN is checked."""
+    if state != State.GREEN:
+        return None
+    if looks_red(colour):
+        return CONTRADICTED
+    return NO_GREEN_LAMP if colour.green_glow < MIN_GREEN_GLOW else None
+
+
 def contradicts(state: State, colour: LampColour) -> bool:
     """Whether a light's ``state`` contradicts its lamp's colour: GREEN over clearly red lamps, or with no green glow."""
-    return state == State.GREEN and (looks_red(colour) or colour.green_glow < MIN_GREEN_GLOW)
+    return _distrust(state, colour) is not None
 
 
 def check_colours(rgb: np.ndarray, detections: Sequence[Detection]) -> list[Detection]:
@@ -105,9 +114,8 @@ def check_colours(rgb: np.ndarray, detections: Sequence[Detection]) -> list[Dete
     """
     out = []
     for d in detections:
-        if d.state == State.GREEN:
-            colour = lamp_colour(rgb, d)
-            if contradicts(d.state, colour):
-                d = dataclasses.replace(d, state=State.UNKNOWN, label=CONTRADICTED if looks_red(colour) else NO_GREEN_LAMP)
+        why = _distrust(d.state, lamp_colour(rgb, d)) if d.state == State.GREEN else None
+        if why is not None:
+            d = dataclasses.replace(d, state=State.UNKNOWN, label=why)
         out.append(d)
     return out
