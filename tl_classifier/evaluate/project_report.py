@@ -18,6 +18,7 @@ from tl_classifier.data.annotations import Problems
 from tl_classifier.data.frames import load_frames
 from tl_classifier.evaluate.markdown import SUMMARY_HEADER, summary_rows, table
 from tl_classifier.evaluate.run import model_facts
+from tl_classifier.model.detection import GREEN_MARGIN
 
 #: the repository this module is in: the report reads docs/heldout/ and bench/results/ there
 ROOT = Path(__file__).resolve().parents[2]
@@ -261,7 +262,7 @@ def build(metrics: dict, report_dir: str) -> str:
         "## 3. Results",
         "",
         "A frame counts as right when the state the node decides from it is its true state: of its lights at or above "
-        "the score threshold (GREEN ones at 1.5 times it), the most careful state "
+        f"the score threshold (GREEN ones at {GREEN_MARGIN:g} times it), the most careful state "
         "(RED over YELLOW over GREEN over OFF; none: UNKNOWN), after a GREEN "
         "whose lamp looks red or shows no green has been made UNKNOWN. *RED read as GREEN* is the error that would let "
         "the car drive through a red light: it comes first. Boxes count as found at IoU >= "
