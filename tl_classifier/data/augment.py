@@ -10,7 +10,9 @@ What changes from one recording to the next, and what each op stands for:
 * contrast and saturation: cameras and JPEG settings;
 * blur: focus, motion, and a far light upsampled;
 * JPEG quality: frames saved by ``image_saver`` or compressed on the car;
-* sensor noise.
+* sensor noise;
+* for the crop classifier only, colour washed out almost entirely (:func:`colourless`): on the overcast
+  site a lit red lamp is a white disc in a yellow housing, and only *which* lamp is lit tells the state.
 
 The hue is left almost alone on purpose (at most 0.01 of the circle): a lamp's
 hue is the signal; the red-as-green mix-up must not be taught.
@@ -63,3 +65,17 @@ def photometric(image: Any, strength: float = 1.0) -> Any:
         lambda: x,
     )
     return tf.ensure_shape(x, image.shape) * 255.0
+
+
+def colourless(image: Any, chance: float = 0.25, keep: float = 0.25) -> Any:
+    """With probability ``chance``, keep at most ``keep`` of a float H x W x 3 image's saturation (any range).
+
+    A classifier that sees some crops nearly grey must learn where the lit lamp is (top, middle,
+    bottom), not only its colour: held out, the overcast site's lit red lamps (white discs in a
+    yellow housing) were read as YELLOW.  The hue is not changed, so no red is turned into green;
+    the lamp check (:mod:`tl_classifier.model.lamp`) still wants a green glow for a GREEN.
+    """
+    tf = import_tensorflow()
+    grey = tf.reduce_mean(image, axis=-1, keepdims=True)
+    left = tf.where(tf.random.uniform([]) < chance, tf.random.uniform([], 0.0, keep), 1.0)
+    return grey + (image - grey) * left

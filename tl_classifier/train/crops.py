@@ -158,7 +158,7 @@ def frame_crops(
 
 def crop_dataset(crops: CropSet, batch: int, seed: int) -> Any:
     """An endless, shuffled, augmented ``tf.data`` pipeline of (crop, label), classes balanced by sampling."""
-    from tl_classifier.data.augment import photometric
+    from tl_classifier.data.augment import colourless, photometric
 
     tf = import_tensorflow()
     per_class = []
@@ -181,7 +181,7 @@ def crop_dataset(crops: CropSet, batch: int, seed: int) -> Any:
             lambda: tf.image.resize(tf.image.resize(x, [size, tf.maximum(size // 2, 4)]), [CROP_HEIGHT, CROP_WIDTH]),
             lambda: x,
         )
-        return photometric(tf.ensure_shape(x, [CROP_HEIGHT, CROP_WIDTH, 3])), label
+        return photometric(colourless(tf.ensure_shape(x, [CROP_HEIGHT, CROP_WIDTH, 3]))), label
 
     return ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE).batch(batch).prefetch(tf.data.AUTOTUNE)
 
