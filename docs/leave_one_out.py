@@ -120,11 +120,18 @@ def main(argv: list[str]) -> int:
     p.add_argument("recordings", nargs="*", help="default: every real recording")
     p.add_argument("--input_size", help="an experiment: the detector's input (default: the recipe's 512x384); its "
                    "results go to docs/heldout/loro_WxH.json, beside (not into) loro.json")  # fmt: skip
+    p.add_argument("--mosaic", help="an experiment: the share of mosaic training images (train builtin --mosaic); "
+                   "with --tag")  # fmt: skip
     p.add_argument("--tag", help="an experiment with the code as it is now (another augmentation, say): its work in "
                    ".ws/loro_TAG/ and its results in docs/heldout/loro_TAG.json, beside (not into) loro.json")  # fmt: skip
     a = p.parse_args(argv)
     if a.input_size:
         SETTINGS[SETTINGS.index("--input_size") + 1] = a.input_size
+    if a.mosaic:
+        if not a.tag:
+            raise SystemExit("leave_one_out: --mosaic is an experiment: give it a --tag")
+        SETTINGS[:] = [*SETTINGS, "--mosaic", a.mosaic] if "--mosaic" not in SETTINGS else SETTINGS
+        SETTINGS[SETTINGS.index("--mosaic") + 1] = a.mosaic
     tag = a.tag or a.input_size
     if tag:
         WORK, OUT_NAME, FIGURE_PREFIX = ROOT / ".ws" / f"loro_{tag}", f"loro_{tag}.json", f"loro_{tag}_"

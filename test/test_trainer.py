@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 from pathlib import Path
@@ -9,8 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tl_classifier.errors import TLClassifierError
 from tl_classifier.model.load import load_model
-from tl_classifier.train.network import STRIDE, ModelSpec, build_model, centernet_loss, detector_fn, make_targets
+from tl_classifier.tf_setup import import_tensorflow
+from tl_classifier.train.builtin import SETTINGS_NAME, BuiltinOptions, check_same_training
+from tl_classifier.train.network import STRIDE, ModelSpec, build_model, centernet_loss, detector_fn, make_targets, mosaic_of
 
 pytestmark = pytest.mark.slow
 
@@ -96,7 +100,7 @@ def builtin(records: Path, tmp: Path, *extra: str) -> subprocess.CompletedProces
 
 
 def test_builtin_training_end_to_end(tiny_records: Path, tmp_path: Path):
-    done = builtin(tiny_records, tmp_path)
+    done = builtin(tiny_records, tmp_path, "--mosaic=0.5")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "loss" in done.stdout and (tmp_path / "work/last.weights.h5").is_file()
     assert list((tmp_path / "work/logs").rglob("events.out.tfevents.*")), "TensorBoard logs"
@@ -111,6 +115,7 @@ def test_builtin_training_end_to_end(tiny_records: Path, tmp_path: Path):
     assert 0.1 <= info["score_threshold"] <= 0.7 and "val_state_accuracy" in info
     trained_on = info["training"]  # what it was trained on, from create_tf_record's summaries
     assert trained_on["train_records"]["train.record"]["images"] == 8 and trained_on["epochs"] == 2
+    assert trained_on["mosaic"] == 0.5
     assert trained_on["val_records"]["val.record"]["data_dir"] == [str(tiny_records / "val")]
     assert (tmp_path / "work/loss.png").stat().st_size > 1000
     again = builtin(tiny_records, tmp_path)  # an existing export is kept
@@ -164,3 +169,37 @@ def test_two_stage_training_end_to_end_and_threshold_again(tiny_records: Path, t
     cmd[2] = f"--model={tmp_path}"  # a folder without model.json: one line
     done = subprocess.run(cmd, capture_output=True, text=True)
     assert done.returncode == 1 and done.stderr.count("\n") == 1 and "model.json" in done.stderr
+
+
+def test_mosaic_puts_each_frame_and_its_boxes_in_one_quarter():
+    """Four frames with a white square each: in the mosaic, each moved box still frames its white square."""
+    tf = import_tensorflow()
+    images = np.zeros((4, 96, 128, 3), np.uint8)
+    boxes = np.full((4, 2, 4), -1.0, np.float32)  # padded to two boxes, as padded_batch does
+    classes = np.zeros((4, 2), np.int32)
+    for i in range(4):
+        y0, x0 = 10 + 10 * i, 20 + 15 * i
+        images[i, y0 : y0 + 40, x0 : x0 + 20] = 255
+        boxes[i, 0] = (y0 / 96, x0 / 128, (y0 + 40) / 96, (x0 + 20) / 128)
+        classes[i, 0] = i + 1
+    image, moved, kept = (t.numpy() for t in mosaic_of(tf.constant(images), tf.constant(boxes), tf.constant(classes)))
+    assert image.shape == (96, 128, 3) and image.dtype == np.uint8
+    assert list(kept) == [1, 2, 3, 4] and moved.shape == (4, 4)
+    for i, (ymin, xmin, ymax, xmax) in enumerate(moved):
+        assert (ymin >= 0.5) == (i >= 2) and (xmin >= 0.5) == (i % 2 == 1)  # its own quarter
+        top, left, bottom, right = (int(round(v)) for v in (ymin * 96, xmin * 128, ymax * 96, xmax * 128))
+        assert image[top + 1 : bottom - 1, left + 1 : right - 1].min() > 200  # the square is inside its box ...
+        assert (image[top:bottom, left:right] > 100).mean() > 0.8  # ... and fills it
+    assert (image > 100).mean() == pytest.approx(4 * 40 * 20 / 4 / (96 * 128), abs=0.01)  # four half-size squares
+
+
+def test_a_model_dir_of_a_training_before_a_setting_existed(tmp_path: Path):
+    """A settings.json without a setting that came later was trained as that setting's default: resumed, not refused."""
+    a = BuiltinOptions(train_record=["x.record"], label_map="lm", model_dir=str(tmp_path), export_dir=str(tmp_path / "m"))
+    check_same_training(tmp_path, a)
+    written = json.loads((tmp_path / SETTINGS_NAME).read_text())
+    del written["mosaic"]
+    (tmp_path / SETTINGS_NAME).write_text(json.dumps(written))
+    check_same_training(tmp_path, a)  # mosaic 0.0, the default: the same training
+    with pytest.raises(TLClassifierError, match=r"mosaic 0\.0 -> 0\.5"):
+        check_same_training(tmp_path, dataclasses.replace(a, mosaic=0.5))

@@ -65,6 +65,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--two_stage", action="store_true", help="a one-class detector, then a classifier of crops at full resolution")
     b.add_argument("--classifier_epochs", type=int, default=12, help="with --two_stage: crop classifier epochs (default: 12)")
     b.add_argument("--classifier_steps", type=int, default=100, help="with --two_stage: steps of 128 crops (default: 100)")
+    b.add_argument("--mosaic", type=float, default=0.0, help="share of training images made of four frames at half "
+                   "size: far lights and mixed scenes (default: 0)")  # fmt: skip
     b.add_argument("--no_progress", action="store_true")
     b.add_argument("--overwrite", action="store_true")
     return p

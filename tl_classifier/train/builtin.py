@@ -42,6 +42,7 @@ class BuiltinOptions:
     two_stage: bool = False  #: a one-class detector, then a classifier of crops at full resolution
     classifier_epochs: int = 12
     classifier_steps: int = 100
+    mosaic: float = 0.0  #: share of training images that are four frames at half size (far lights, other scenes)
     no_progress: bool = False
     overwrite: bool = False
 
@@ -109,7 +110,9 @@ def train_builtin(a: BuiltinOptions) -> TrainResult:
         model.load_weights(str(finished))
         history = None
     else:
-        train_ds = dataset(a.train_record, spec, a.batch_size, training=True, seed=a.seed, class_agnostic=a.two_stage)
+        train_ds = dataset(
+            a.train_record, spec, a.batch_size, training=True, seed=a.seed, class_agnostic=a.two_stage, mosaic=a.mosaic
+        )
         val_ds = (
             dataset(a.val_record, spec, a.batch_size, training=False, seed=a.seed, class_agnostic=a.two_stage)
             if a.val_record
@@ -152,7 +155,7 @@ def train_builtin(a: BuiltinOptions) -> TrainResult:
 #: The options that make a model what it is: written into its model.json (training_description).
 MODEL_SETTINGS = (
     "input_size", "alpha", "pretrained", "epochs", "steps_per_epoch", "batch_size", "learning_rate", "seed",
-    "two_stage", "classifier_epochs", "classifier_steps",
+    "two_stage", "classifier_epochs", "classifier_steps", "mosaic",
 )  # fmt: skip
 #: What a model_dir's checkpoints depend on: resuming (or reusing a finished stage) with other values would
 #: silently give a model of the old settings (the backbone's weights load whatever the input size).
@@ -169,7 +172,9 @@ def check_same_training(work: Path, a: BuiltinOptions) -> None:
     path = work / SETTINGS_NAME
     if path.is_file():
         before = json.loads(path.read_text(encoding="utf-8"))
-        changed = [f"{k} {before.get(k)!r} -> {now[k]!r}" for k in RESUME_SETTINGS if before.get(k) != now[k]]
+        # a setting added since that training was written: it was trained the way its default is
+        before = {k: before.get(k, getattr(BuiltinOptions, k, None)) for k in RESUME_SETTINGS}
+        changed = [f"{k} {before[k]!r} -> {now[k]!r}" for k in RESUME_SETTINGS if before[k] != now[k]]
         if changed:
             raise TLClassifierError(
                 f"holds a training with other settings ({'; '.join(changed)[:300]}): its checkpoints would be reused; "

@@ -194,7 +194,13 @@ def detector_fn(model: Any, spec: ModelSpec, min_score: float = 0.05) -> Any:
 
 
 def dataset(
-    records: Sequence[str | Path], spec: ModelSpec, batch: int, training: bool, seed: int, class_agnostic: bool = False
+    records: Sequence[str | Path],
+    spec: ModelSpec,
+    batch: int,
+    training: bool,
+    seed: int,
+    class_agnostic: bool = False,
+    mosaic: float = 0.0,
 ) -> Any:
     """A batched ``tf.data`` pipeline of (image, targets) from OD API TFRecords, augmented when training.
 
@@ -204,6 +210,9 @@ def dataset(
 
     :param class_agnostic: every box is of class 1 ("a light"), whatever its label: the
         detector of a two-stage model only finds lights, the crop classifier tells their state.
+    :param mosaic: when training, this share of the images are four training frames side by side
+        at half size (YOLOv4's mosaic): every light half as wide, in another place and beside other
+        scenes.  Held out, the detector missed the far lights of a simulator drive it had not seen.
     """
     from tl_classifier.data.augment import photometric
 
@@ -246,6 +255,15 @@ def dataset(
         image = photometric(tf.ensure_shape(image, [spec.input_height, spec.input_width, 3]))
         return image, boxes, classes
 
+    def four(images: Any, boxes: Any, classes: Any) -> tuple[Any, Any, Any]:
+        """Four frames (padded boxes: class 0) -> their mosaic (with probability ``mosaic``) or the first."""
+
+        def first() -> tuple[Any, Any, Any]:
+            keep = classes[0] > 0
+            return images[0], tf.boolean_mask(boxes[0], keep), tf.boolean_mask(classes[0], keep)
+
+        return tf.cond(tf.random.uniform([]) < mosaic, lambda: mosaic_of(images, boxes, classes), first)
+
     def fit(image: Any, boxes: Any, classes: Any) -> tuple[Any, Any, Any]:
         return tf.image.resize(tf.cast(image, tf.float32), (spec.input_height, spec.input_width), antialias=True), boxes, classes
 
@@ -255,10 +273,29 @@ def dataset(
     ds = tf.data.TFRecordDataset([str(r) for r in records]).map(parse, num_parallel_calls=tf.data.AUTOTUNE)
     if training:
         ds = ds.cache().shuffle(2048, seed=seed, reshuffle_each_iteration=True).repeat()
+        if mosaic > 0:
+            ds = ds.padded_batch(4, padding_values=(tf.constant(0, tf.uint8), -1.0, 0)).map(four)
         ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     else:
         ds = ds.map(fit, num_parallel_calls=tf.data.AUTOTUNE).cache()
     return ds.map(target, num_parallel_calls=tf.data.AUTOTUNE).batch(batch).prefetch(tf.data.AUTOTUNE)
+
+
+def mosaic_of(images: Any, boxes: Any, classes: Any) -> tuple[Any, Any, Any]:
+    """Four uint8 frames [4, H, W, 3] side by side at half size, 2 x 2, as one [H, W, 3] frame, and their boxes.
+
+    :param boxes: normalised ``[ymin, xmin, ymax, xmax]`` per frame [4, N, 4], padded where ``classes`` [4, N] is 0.
+    :returns: the mosaic, its boxes [M, 4] and their classes [M] (the padding dropped).
+    """
+    tf = import_tensorflow()
+    size = tf.shape(images)[1:3]
+    half = tf.image.resize(tf.cast(images, tf.float32), size // 2, antialias=True)
+    image = tf.concat([tf.concat([half[0], half[1]], 1), tf.concat([half[2], half[3]], 1)], 0)
+    image = tf.image.resize(image, size)  # an odd height or width: back to the frame's own
+    corner = tf.constant([[0.0, 0.0], [0.0, 0.5], [0.5, 0.0], [0.5, 0.5]])  # (y, x) of each quarter
+    moved = tf.cast(boxes, tf.float32) * 0.5 + tf.tile(corner, [1, 2])[:, None, :]
+    keep = classes > 0
+    return tf.cast(tf.clip_by_value(image, 0, 255), tf.uint8), tf.boolean_mask(moved, keep), tf.boolean_mask(classes, keep)
 
 
 def strategy_for(name: str, logical_cpus: int = 0) -> Any:
