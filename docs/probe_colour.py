@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""What did a model learn instead of the lamp's colour?  Two interventions on real frames show it.
+"""What did a model learn instead of the lamp's colour?  Three interventions on real frames show it.
 
     ./env.sh python docs/probe_colour.py --model old=PATH --model new=PATH --data sdcnd_sim=YAML [--out docs/report]
 
@@ -10,6 +10,10 @@
   channels are swapped (a red lamp becomes green, nothing else moves).  A model that
   reads colour must now say GREEN; one that still says RED reads something else (where
   the lit lamp sits in the housing, the scene).
+* **Red lamp greyed out**: on the same frames, every lit pixel inside the labelled lights is
+  painted the grey of the unlit housing.  A model that reads the lamp, by its colour or by
+  which one is lit, can no longer say RED; one that still does reads the scene.  This
+  tells the last two apart.
 
 Writes ``probe.json`` and ``probe.png`` (examples: each frame as it is and after each
 intervention, with the model's state) into ``--out``; tl_classifier.evaluate.project_report shows them.
@@ -77,8 +81,11 @@ def probe(model: object, frames: list) -> dict:
             examples.append(("greyed", f.name, shown, r.state, dark, after, window(rgb, [*f.boxes, *greens])))
         elif r.state == State.RED:
             after = model.detect(np.ascontiguousarray(rgb[..., [1, 0, 2]])).state
-            swapped.append({"frame": f.name, "after": after.name})
+            dark = grey_lamps(rgb, f.boxes)
+            unlit = model.detect(dark).state
+            swapped.append({"frame": f.name, "after": after.name, "after_greyed": unlit.name})
             examples.append(("swapped", f.name, rgb, r.state, np.ascontiguousarray(rgb[..., [1, 0, 2]]), after, None))
+            examples.append(("red greyed", f.name, rgb, r.state, dark, unlit, window(rgb, f.boxes)))
     count = lambda xs, s: sum(x["after"] == s for x in xs)  # noqa: E731
     return {
         "red_frames": sum(f.truth == State.RED for f in frames),
@@ -88,6 +95,7 @@ def probe(model: object, frames: list) -> dict:
         "red_read_right": len(swapped),
         "still_red_with_red_and_green_swapped": count(swapped, "RED"),
         "green_with_red_and_green_swapped": count(swapped, "GREEN"),
+        "still_red_with_the_red_lamp_greyed": sum(x["after_greyed"] == "RED" for x in swapped),
         "greyed": greyed,
         "swapped": swapped,
         "_examples": examples,
@@ -100,13 +108,13 @@ def figure(results: dict, path: Path) -> None:
     plt = pyplot()
     picks = []
     for name, r in results.items():
-        for kind in ("greyed", "swapped"):
+        for kind in ("greyed", "swapped", "red greyed"):
             picks += [(name, e) for e in r["_examples"] if e[0] == kind][:2]
     if not picks:
         return
     fig, axes = plt.subplots(len(picks), 2, figsize=(7.5, 2.8 * len(picks)), dpi=90)
     axes = np.atleast_2d(axes)
-    what = {"greyed": "every lamp greyed out", "swapped": "red and green swapped"}
+    what = {"greyed": "every lamp greyed out", "swapped": "red and green swapped", "red greyed": "red lamp greyed out"}
     for row, (name, (kind, frame, before, s0, after, s1, win)) in zip(axes, picks, strict=True):
         x0, y0, x1, y1 = win or (0, 0, before.shape[1], before.shape[0])
         for ax, img, text in ((row[0], before, f"{name}: {s0.name}"), (row[1], after, f"{what[kind]}: {s1.name}")):
@@ -140,7 +148,8 @@ def main(argv: list[str]) -> int:
         print(
             f"{n}: {r['red_read_as_green']} of {r['red_frames']} RED frames read as GREEN ({r['green_boxes']} GREEN boxes), "
             f"{r['still_green_with_the_lamp_greyed']} still GREEN with every lamp greyed out; "
-            f"{r['red_read_right']} read RED, {r['still_red_with_red_and_green_swapped']} still RED with red and green swapped"
+            f"{r['red_read_right']} read RED, {r['still_red_with_red_and_green_swapped']} still RED with red and green swapped, "
+            f"{r['still_red_with_the_red_lamp_greyed']} with the red lamp greyed out"
         )
     return 0
 
