@@ -148,6 +148,9 @@ def test_two_stage_training_end_to_end_and_threshold_again(tiny_records: Path, t
     assert model.detect(np.zeros((600, 800, 3), np.uint8)).state.name in ("UNKNOWN", "RED", "YELLOW", "GREEN", "OFF")
     info = json.loads((tmp_path / "model/model.json").read_text())
     assert info["architecture"].startswith("two stages") and info["training"]["two_stage"] is True
+    saved = [n for n, _ in import_tensorflow().train.list_variables(str(tmp_path / "model/saved_model/variables/variables"))]
+    assert saved and not [n for n in saved if "optimizer" in n], "the SavedModel holds the networks' weights only"
+    assert load_model(tmp_path / "model/saved_model").raw(np.zeros((60, 80, 3), np.uint8))[1].shape[0] <= 20
     # rerun after an interruption: finished stages are loaded, not trained again
     again = builtin(tiny_records, tmp_path, "--two_stage", "--classifier_epochs=1", "--classifier_steps=2", "--overwrite")
     assert again.returncode == 0 and "was trained already" in again.stdout

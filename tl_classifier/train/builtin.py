@@ -133,10 +133,12 @@ def train_builtin(a: BuiltinOptions) -> TrainResult:
 
         classifier = train_crop_classifier(model, spec, a, label_map)
         detect, out_labels = two_stage_fn(model, spec, classifier), LABEL_MAP
-        trackable = tf.Module()
-        trackable.detector, trackable.classifier = model, classifier
+        networks = [model, classifier]
     else:
-        detect, out_labels, trackable = detector_fn(model, spec), label_map, model
+        detect, out_labels, networks = detector_fn(model, spec), label_map, [model]
+    # the networks' variables only: a Keras model would bring its optimizer's state into the SavedModel too
+    trackable = tf.Module()
+    trackable.weights = [v for n in networks for v in n.variables]
     out = export_detector(detect, a.export_dir, out_labels, trackable=trackable, overwrite=a.overwrite)
     info: dict = {
         "architecture": "two stages: a one-class CenterNet-style detector (MobileNetV2 backbone), then a crop classifier"
