@@ -130,8 +130,7 @@ def main(argv: list[str]) -> int:
     if a.mosaic:
         if not a.tag:
             raise SystemExit("leave_one_out: --mosaic is an experiment: give it a --tag")
-        SETTINGS[:] = [*SETTINGS, "--mosaic", a.mosaic] if "--mosaic" not in SETTINGS else SETTINGS
-        SETTINGS[SETTINGS.index("--mosaic") + 1] = a.mosaic
+        SETTINGS.extend(["--mosaic", a.mosaic])
     tag = a.tag or a.input_size
     if tag:
         WORK, OUT_NAME, FIGURE_PREFIX = ROOT / ".ws" / f"loro_{tag}", f"loro_{tag}.json", f"loro_{tag}_"
