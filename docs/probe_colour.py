@@ -86,7 +86,7 @@ def probe(model: object, frames: list) -> dict:
             swapped.append({"frame": f.name, "after": after.name, "after_greyed": unlit.name})
             examples.append(("swapped", f.name, rgb, r.state, np.ascontiguousarray(rgb[..., [1, 0, 2]]), after, None))
             examples.append(("red greyed", f.name, rgb, r.state, dark, unlit, window(rgb, f.boxes)))
-    count = lambda xs, s: sum(x["after"] == s for x in xs)  # noqa: E731
+    count = lambda xs, s, key="after": sum(x[key] == s for x in xs)  # noqa: E731
     return {
         "red_frames": sum(f.truth == State.RED for f in frames),
         "red_read_as_green": len(greyed),
@@ -95,7 +95,7 @@ def probe(model: object, frames: list) -> dict:
         "red_read_right": len(swapped),
         "still_red_with_red_and_green_swapped": count(swapped, "RED"),
         "green_with_red_and_green_swapped": count(swapped, "GREEN"),
-        "still_red_with_the_red_lamp_greyed": sum(x["after_greyed"] == "RED" for x in swapped),
+        "still_red_with_the_red_lamp_greyed": count(swapped, "RED", "after_greyed"),
         "greyed": greyed,
         "swapped": swapped,
         "_examples": examples,

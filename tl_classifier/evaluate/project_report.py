@@ -371,16 +371,14 @@ def _verdicts(main: str, models: dict, sets: list[dict], res: dict, overlap: dic
         recs = json.loads(loro_path.read_text())["recordings"]
         worst = min(recs, key=lambda r: r["state"]["accuracy"])
         rights = ", ".join(f"{_pct(r['state']['accuracy'])} ({r['recording']})" for r in recs)
-        red_green = sum(r["state"]["red_as_green"] for r in recs)
-        frames = sum(r["state"]["frames"] for r in recs)
-        wrong = missed = 0
-        for r in recs:
-            c, unknown = r["state"]["confusion"], r["state"]["labels"].index("UNKNOWN")
-            wrong += sum(c[i][j] for i in range(len(c)) for j in range(len(c)) if i != j)
-            missed += sum(c[i][unknown] for i in range(len(c)) if i != unknown)
+        together = _confusion_sum([r["state"] for r in recs])
+        c, unknown = together["confusion"], together["labels"].index("UNKNOWN")
+        wrong = together["frames"] - together["right"]
+        missed = sum(row[unknown] for i, row in enumerate(c) if i != unknown)  # a light there, said UNKNOWN
         lines.append(
             f"- On recordings it was not trained on (leave one recording out), a model of `{main}`'s recipe read RED as "
-            f"GREEN in {red_green} frame(s) of {frames}; its state was right in {rights}. Of its {wrong} wrong frames "
+            f"GREEN in {together['red_as_green']} frame(s) of {together['frames']}; its state was right in {rights}. "
+            f"Of its {wrong} wrong frames "
             f"there, {missed} are lights missed (UNKNOWN), the others a wrong state; worst on `{worst['recording']}`."
         )
     seen = [f"{k} ({t} frames)" for k, (t, _) in overlap.items() if t]
