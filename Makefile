@@ -79,7 +79,7 @@ help:  ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 22
 
 # --- the main job ----------------------------------------------------------------
-demo/sample.bag: $(STAMPS)/build tl_classifier/synth.py
+demo/sample.bag: $(STAMPS)/build tl_classifier/data/synth.py tl_classifier/commands/synthesize.py
 	./env.sh rosrun tl_classifier synthesize $@ --overwrite
 
 demo: demo/sample.bag  ## play a sample bag into classify.launch and print the states; then classify_bag on it
