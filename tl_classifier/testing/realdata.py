@@ -49,8 +49,6 @@ def sunny_site_frames(every: int = 1) -> list[np.ndarray]:
 
 SDCND = REALDATA / "dataset-sdcnd-capstone"
 RACERS = ROS_RACERS
-RACERS = REALDATA / "ros-racers" / "tl_classification"
-SDCND = REALDATA / "dataset-sdcnd-capstone"
 
 #: recording -> its domain, the records made of it, and every set of its frames (name -> path) to evaluate on.
 RECORDINGS: dict[str, dict] = {
@@ -94,3 +92,12 @@ RECORDINGS: dict[str, dict] = {
         "data": {"dominikma": REALDATA / "dominikma" / "vott-json-export" / "SimData-export.json"},
     },
 }
+
+#: Lights grouped by width in the frame's own pixels (the widest of a frame, or each light): far lights
+#: are what a held-out model misses (docs/leave_one_out.py, docs/probe_stages.py).
+SIZE_BINS = ((0, 20, "under 20 px"), (20, 40, "20-40 px"), (40, 10**6, "40 px and wider"))
+
+
+def size_bin(width: float) -> str:
+    """The :data:`SIZE_BINS` label of a light ``width`` pixels wide."""
+    return next(label for lo, hi, label in SIZE_BINS if lo <= width < hi)

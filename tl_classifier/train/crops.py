@@ -189,6 +189,23 @@ def crop_dataset(crops: CropSet, batch: int, seed: int) -> Any:
 # --- the two stages in one exported graph ---------------------------------------------------
 
 
+def classify_crops(classifier: Any, image: Any, boxes: Any) -> tuple[Any, Any]:
+    """The second stage on normalised ``boxes`` [N, 4] of a float [1, H, W, 3] frame: each crop's label id and probability.
+
+    The label id is in :data:`LABEL_MAP` (1-4, a state), or :data:`UNKNOWN_ID` when the best state has less
+    than :data:`UNSURE_BELOW` of the light's probability; the probability is then the light's (any state's).
+    Returns float32 tensors [N] (ids, probabilities).
+    """
+    tf = import_tensorflow()
+    probs = tf.nn.softmax(classifier(cut_crops(image, boxes), training=False))  # [N, 5]: background, then the states
+    light = probs[:, 1:]
+    p_light = tf.reduce_sum(light, axis=-1)
+    best = tf.reduce_max(light, axis=-1)
+    sure = best >= UNSURE_BELOW * p_light
+    ids = tf.where(sure, tf.cast(tf.argmax(light, axis=-1) + 1, tf.float32), float(UNKNOWN_ID))
+    return ids, tf.where(sure, best, p_light)
+
+
 def two_stage_fn(detector: Any, spec: Any, classifier: Any, min_score: float = 0.05) -> Any:
     """The export function of a two-stage model: uint8 RGB [1, H, W, 3] of any size -> the OD API's four outputs.
 
@@ -205,13 +222,8 @@ def two_stage_fn(detector: Any, spec: Any, classifier: Any, min_score: float = 0
         full = tf.cast(image, tf.float32)
         x = tf.image.resize(full, (spec.input_height, spec.input_width), antialias=True)
         boxes, objectness, _ = decode_peaks(detector(x, training=False), spec)
-        probs = tf.nn.softmax(classifier(cut_crops(full[:1], boxes[0]), training=False))  # [k, 5]
-        light = probs[:, 1:]
-        p_light = tf.reduce_sum(light, axis=-1)
-        best = tf.reduce_max(light, axis=-1)
-        sure = best >= UNSURE_BELOW * p_light
-        cls = tf.where(sure, tf.cast(tf.argmax(light, axis=-1) + 1, tf.float32), float(UNKNOWN_ID))
-        scores = objectness[0] * tf.where(sure, best, p_light)
+        cls, share = classify_crops(classifier, full[:1], boxes[0])
+        scores = objectness[0] * share
         order = tf.argsort(scores, direction="DESCENDING")
         scores, cls, out_boxes = tf.gather(scores, order), tf.gather(cls, order), tf.gather(boxes[0], order)
         keep = scores >= min_score
