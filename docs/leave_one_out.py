@@ -26,7 +26,7 @@ from pathlib import Path
 
 from tl_classifier.data.annotations import Problems
 from tl_classifier.data.frames import load_frames
-from tl_classifier.testing.realdata import RECORDINGS
+from tl_classifier.testing.realdata import RECORDINGS, SIZE_BINS, size_bin
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDS = ROOT / ".ws" / "default_model"  # make default-model-data
@@ -35,8 +35,6 @@ OUT = ROOT / "docs" / "heldout"  #: not docs/report/, which `make report` replac
 OUT_NAME = "loro.json"
 FIGURE_PREFIX = "loro_"
 ALWAYS = ["synth"]  #: synthetic frames: in every training
-#: Frames grouped by their widest labelled light, in the frame's own pixels: far lights are what a held-out model misses.
-SIZE_BINS = ((0, 20, "under 20 px"), (20, 40, "20-40 px"), (40, 10**6, "40 px and wider"))
 VALIDATION = ["racers_sim_val", "racers_real_val"]  #: choose the score threshold, never trained on
 #: The default model's recipe (Makefile TRAIN_SETTINGS) on a shorter schedule: 15 epochs, not 40.
 SETTINGS = [
@@ -59,7 +57,7 @@ def by_light_size(spec: dict, results: dict) -> list[dict]:
     for s, path in spec["data"].items():
         for f in load_frames(Path(path), Problems(out=lambda _: None), unlabelled=True):
             width = max((b.xmax - b.xmin for b in f.boxes), default=None)
-            label = "no light" if width is None else next(lab for lo, hi, lab in SIZE_BINS if lo <= width < hi)
+            label = "no light" if width is None else size_bin(width)
             rows[label][0] += 1
             rows[label][1] += (s, f.name) not in wrong
     return [{"widest_light": k, "frames": n, "right": r} for k, (n, r) in rows.items() if n]
@@ -122,6 +120,8 @@ def main(argv: list[str]) -> int:
                    "results go to docs/heldout/loro_WxH.json, beside (not into) loro.json")  # fmt: skip
     p.add_argument("--mosaic", help="an experiment: the share of mosaic training images (train builtin --mosaic); "
                    "with --tag")  # fmt: skip
+    p.add_argument("--full", action="store_true", help="an experiment: the shipped model's own schedule (--epochs 40 "
+                   "--classifier_epochs 12, as make default-model) instead of the shorter one; default tag: full")  # fmt: skip
     p.add_argument("--tag", help="an experiment with the code as it is now (another augmentation, say): its work in "
                    ".ws/loro_TAG/ and its results in docs/heldout/loro_TAG.json, beside (not into) loro.json")  # fmt: skip
     a = p.parse_args(argv)
@@ -131,7 +131,10 @@ def main(argv: list[str]) -> int:
         if not a.tag:
             raise SystemExit("leave_one_out: --mosaic is an experiment: give it a --tag")
         SETTINGS.extend(["--mosaic", a.mosaic])
-    tag = a.tag or a.input_size
+    if a.full:
+        SETTINGS[SETTINGS.index("--epochs") + 1] = "40"
+        SETTINGS[SETTINGS.index("--classifier_epochs") + 1] = "12"
+    tag = a.tag or a.input_size or ("full" if a.full else None)
     if tag:
         WORK, OUT_NAME, FIGURE_PREFIX = ROOT / ".ws" / f"loro_{tag}", f"loro_{tag}.json", f"loro_{tag}_"
     names = a.recordings or list(RECORDINGS)
