@@ -177,9 +177,11 @@ benchmarks: $(STAMPS)/venv  ## write docs/BENCHMARKS.md from bench/results/*.jso
 
 # What the one-stage model before this one had learnt (docs/probe_colour.py): it and the model trained without
 # sdcnd's simulator drives (make loro), probed on those drives; into docs/heldout/probe.json and probe.png.
+# Then which stage loses each held-out recording's lights (docs/probe_stages.py): stages.json and stages.png.
 PROBE_OLD := 36eabcd
-probe: $(STAMPS)/build  ## the colour probe of docs/REPORT.md (needs make loro first)
+probe: $(STAMPS)/build  ## the colour and stage probes of docs/REPORT.md (needs make loro first)
 	rm -rf $(WS)/old_default && mkdir -p $(WS)/old_default
 	for f in frozen_inference_graph.pb label_map.pbtxt model.json; do git show $(PROBE_OLD):models/default/$$f > $(WS)/old_default/$$f; done
 	./env.sh python docs/probe_colour.py --model one_stage_before=$(WS)/old_default --model two_stage_without_sim_sdcnd=$(WS)/loro/sim_sdcnd/model \
 	  --data sim_sdcnd=$(SDCND)/sim_training_data/sim_data_annotations.yaml --out docs/heldout
+	./env.sh python docs/probe_stages.py --out docs/heldout

@@ -206,3 +206,34 @@ def test_a_model_dir_of_a_training_before_a_setting_existed(tmp_path: Path):
     check_same_training(tmp_path, a)  # mosaic 0.0, the default: the same training
     with pytest.raises(TLClassifierError, match=r"mosaic 0\.0 -> 0\.5"):
         check_same_training(tmp_path, dataclasses.replace(a, mosaic=0.5))
+
+
+def test_stage_probe_on_a_two_stage_model(tiny_records: Path, tmp_path: Path):
+    """docs/probe_stages.py counts each real light of a recording three ways, with a held-out model's two networks."""
+    done = builtin(tiny_records, tmp_path, "--two_stage", "--classifier_epochs=1", "--classifier_steps=2")
+    assert done.returncode == 0, done.stderr[-2000:]
+    held_out = tmp_path / "loro" / "sim_rosracers"  # the layout of make loro's work
+    held_out.mkdir(parents=True)
+    for part in ("work", "model"):
+        (held_out / part).symlink_to(tmp_path / part)
+    probe = [
+        str(ROOT / "env.sh"),
+        "python",
+        str(ROOT / "docs/probe_stages.py"),
+        "--loro",
+        str(tmp_path / "loro"),
+        "--out",
+        str(tmp_path),
+    ]
+    done = subprocess.run([*probe, "sim_rosracers"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads((tmp_path / "stages.json").read_text())["recordings"][0]
+    t = result["all"]
+    assert result["recording"] == "sim_rosracers" and result["frames"] == 107  # its frames, the unlabelled ones too
+    assert t["lights"] > 100 and t["found"] + t["misplaced"] + t["missed"] == t["lights"]
+    assert 0 <= t["right_on_true_box"] <= t["lights"] and 0 <= t["right_as_detected"] <= t["lights"]
+    assert sum(b["lights"] for b in result["by_light_width"]) == t["lights"]
+    assert result["wrong_by_a_box_on_no_light"] <= result["frames_wrong"] <= result["frames"]
+    assert (tmp_path / "stages.png").stat().st_size > 1000
+    done = subprocess.run([*probe, "car_sunny"], capture_output=True, text=True, timeout=600)  # not trained: one line
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and "make loro" in done.stderr
