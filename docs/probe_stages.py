@@ -14,7 +14,8 @@ runs on every labelled light of that recording, and each light is counted three 
 * **right as detected**: the detection that overlaps the light best says its state.
 
 Besides: the share of the detected boxes (found or misplaced) whose centre sits higher than the light's by more
-than half a lamp (a sixth of its height), and the wrong frames whose state came from a detection on no labelled light.
+than half a lamp (a sixth of its height), and the wrong frames whose state came from a detection on no labelled light
+(frames whose lights are labelled by box: not those sorted into state folders).
 
 A light the classifier reads right on its true box but the model gets wrong was lost by the
 detector.  Writes ``stages.json`` and ``stages.png`` into ``--out``; tl_classifier.evaluate.project_report
@@ -88,7 +89,7 @@ def probe_recording(name: str, loro: Path) -> dict:
             counts["frames_wrong"] += 1
             on_nothing = overlap.max(0) < TOUCHED_IOU if len(lights) else np.ones(len(dets), bool)
             counts["wrong_by_a_box_on_no_light"] += int(
-                any(d.state == result.state and on_nothing[j] for j, d in enumerate(dets))
+                frame.boxes_known and any(d.state == result.state and on_nothing[j] for j, d in enumerate(dets))
             )
         if not lights:
             continue

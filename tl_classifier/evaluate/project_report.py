@@ -119,7 +119,7 @@ def _stages_section() -> list[str]:
         f"{probe['found_iou']:g}; the crop classifier is also given the labelled box itself; *as detected* is the whole "
         "model's answer for the light. The last columns count the boxes whose centre sits higher than the light's by "
         "more than half a lamp (a sixth of its height), and the wrong frames whose state came from a detection on no "
-        "labelled light.",
+        "labelled light (of the frames labelled by box).",
         "",
         *table(header, rows),
         "",
