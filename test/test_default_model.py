@@ -23,7 +23,8 @@ SETS = {
 }
 SHIPPED = json.loads((ROOT / "docs/report/metrics.json").read_text())
 #: frames the shipped model gets right on every frame of each real recording (all in its training recordings)
-SHIPPED_RIGHT = {"car_overcast": 557, "car_sunny": 158, "sim_rosracers": 107, "sim_sdcnd": 271, "sim_dominikma": 446}
+#: (dominikma 446 -> 443 with the top-lamp check: 3 far GREEN lights brightest at the top, now UNKNOWN)
+SHIPPED_RIGHT = {"car_overcast": 557, "car_sunny": 158, "sim_rosracers": 107, "sim_sdcnd": 271, "sim_dominikma": 443}
 
 
 @pytest.fixture(scope="module")

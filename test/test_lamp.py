@@ -9,7 +9,15 @@ import pytest
 
 from tl_classifier.data.annotations import Problems, read_annotations
 from tl_classifier.model.detection import Detection
-from tl_classifier.model.lamp import CONTRADICTED, NO_GREEN_LAMP, check_colours, contradicts, lamp_colour
+from tl_classifier.model.lamp import (
+    CONTRADICTED,
+    NO_GREEN_LAMP,
+    TOP_LAMP_LIT,
+    check_colours,
+    contradicts,
+    lamp_colour,
+    top_lamp_brightest,
+)
 from tl_classifier.states import State, state_from_label
 from tl_classifier.testing.realdata import ROS_RACERS, read_rgb
 
@@ -68,10 +76,11 @@ def test_the_site_lights_orange_housing_is_no_red_lamp():
 
 
 def test_dominikmas_green_lights_pass_but_for_a_few_far_ones(realdata: Path):
-    """dominikma's simulator drives: GREEN lights a few pixels wide may show no green glow (measured: 23 of 484)."""
+    """dominikma's simulator drives: GREEN lights a few pixels wide may show no green glow, or be brightest at the top
+    (measured: 30 of 484, 19 and 11)."""
     greens = boxes_of(realdata, DOMINIKMA, State.GREEN)
     wrong = [d for rgb, d in greens if contradicts(d.state, lamp_colour(rgb, d))]
-    assert len(greens) == 484 and len(wrong) <= 25, f"{len(wrong)} of {len(greens)}"
+    assert len(greens) == 484 and len(wrong) <= 32, f"{len(wrong)} of {len(greens)}"
     assert all(d.xmax - d.xmin <= 13 for d in wrong), "only far lights (13 px wide at most, of 800)"
 
 
@@ -86,3 +95,30 @@ def test_a_green_without_a_green_lamp_is_not_trusted(realdata: Path):
     assert check_colours(housing, [d])[0].label == NO_GREEN_LAMP
     housing[40:56, 4:20] = (120, 200, 140)  # a dim, pale green lamp is enough
     assert check_colours(housing, [d])[0].state == State.GREEN
+
+
+@pytest.mark.parametrize("source", ["ros-racers car (overcast)", "mistermi87 car (overcast)"])
+def test_the_overcast_sites_red_lamps_called_green_are_not_trusted(realdata: Path, source: str):
+    """There the lamps look nearly white (the colour checks cannot tell): the lit top lamp tells; measured 51/51, 130/130."""
+    reds = boxes_of(realdata, SOURCES[source], State.RED)
+    labels = [check_colours(rgb, [d])[0].label for rgb, d in reds]
+    assert reds and all(lab.startswith("unknown") for lab in labels), f"{labels.count('Green')} of {len(reds)} pass"
+    assert labels.count(TOP_LAMP_LIT) >= 0.95 * len(reds)
+
+
+def test_a_green_on_a_box_that_sits_low_on_a_red_light_is_not_trusted(realdata: Path):
+    """A held-out model of the shipped schedule called this overcast RED light GREEN: its box 8-10 px lower than the light's."""
+    rgb = read_rgb(realdata / "mistermi87/rosbag_data/images/frame0265.jpg")
+    d = Detection(State.GREEN, "Green", 1, 0.49, 482, 106, 500, 151)  # the light: 480, 96, 498, 146
+    checked = check_colours(rgb, [d])[0]
+    assert checked.state == State.UNKNOWN and checked.label == TOP_LAMP_LIT
+
+
+def test_top_lamp_brightest_wants_a_vertical_light_tall_enough():
+    crop = np.full((30, 12, 3), 40, np.uint8)
+    crop[2:9, 3:9] = 250  # the top lamp lit, white
+    assert top_lamp_brightest(crop)
+    assert not top_lamp_brightest(crop[::-1])  # the bottom lamp lit
+    assert not top_lamp_brightest(np.ascontiguousarray(crop[:8]))  # under MIN_POSITION_HEIGHT
+    assert not top_lamp_brightest(np.full((12, 30, 3), 40, np.uint8))  # wider than tall: a horizontal light
+    assert not top_lamp_brightest(np.full((30, 12, 3), 40, np.uint8))  # nothing lit: no lamp is brightest
