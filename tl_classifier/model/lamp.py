@@ -117,10 +117,13 @@ def top_lamp_brightest(crop: np.ndarray) -> bool:
         return False
     value = crop.max(axis=2).astype(np.float32)
     x0, x1 = w // 4, max(3 * w // 4, w // 4 + 1)
-    means = [
-        value[int(h * (i + 0.2) / 3) : max(int(h * (i + 0.8) / 3), int(h * (i + 0.2) / 3) + 1), x0:x1].mean() for i in range(3)
-    ]
-    return bool(means[0] > max(means[1], means[2]))
+    means = []
+    for third in range(3):  # top, middle, bottom lamp
+        y0 = int(h * (third + 0.2) / 3)
+        y1 = max(int(h * (third + 0.8) / 3), y0 + 1)
+        means.append(float(value[y0:y1, x0:x1].mean()))
+    top, middle, bottom = means
+    return top > max(middle, bottom)
 
 
 def looks_red(colour: LampColour) -> bool:
