@@ -385,10 +385,12 @@ def build(metrics: dict, report_dir: str) -> str:
         "no RED read as GREEN, but many lights missed. Adding a few hundred labelled frames of your own to the training "
         "(`make default-model`) is the surest gain.",
         "- **Watch the RED-read-as-GREEN column first**, then RED missed; accuracy alone hides which mistakes a car can survive.",
-        "- **Far lights are what a new recording costs most** (the held-out frames by the width of their widest light): a "
-        "larger input and mosaic training images did not find them; a second detector pass on 2x2 tiles turned 10 of 49 "
-        "wrong frames right on a sample of one simulator drive, at five detector passes per frame (docs/training.md). "
-        "More labelled far lights, or a backbone pretrained on more than these recordings, are what is left to try.",
+        "- **The detector is what a new recording costs** (the stage table above): far lights it does not find, boxes "
+        "on things that are not lights, boxes that sit off the housing. A larger input, mosaic images and a wider "
+        "zoom-out did not find the far lights; a second detector pass on 2x2 tiles turned 10 of 49 wrong frames right on "
+        "a sample of one simulator drive, at five detector passes per frame; the shipped schedule (40 epochs, not the "
+        "15 of the table) did better held out (docs/training.md). More labelled recordings, or a backbone pretrained "
+        "on more than these recordings, are what is left to try.",
         "- **Retrain for a new place**: add your labelled frames to the training records (`create_tf_record`) and "
         "repeat `make default-model`, which trains, picks the score threshold on the validation frames and rewrites "
         "this report. With the Object Detection API installed, `train configure` / `train run` do the same for the "
