@@ -71,3 +71,31 @@ def test_every_make_target_of_make_help_resolves_on_a_fresh_clone():
     for target in targets:
         run = subprocess.run(["make", "-n", "-B", target], cwd=ROOT, capture_output=True, text=True, timeout=60)
         assert run.returncode == 0, f"make -n {target}: {run.stderr.strip().splitlines()[-1:]}"
+
+
+def test_every_executable_of_the_package_has_a_name_of_its_own():
+    """rosrun finds a command by its file name in the whole package: two of one name make it ask which, and fail.
+
+    (``bench/classify_bag``, a benchmark, once hid ``scripts/classify_bag`` from ``rosrun tl_classifier classify_bag``,
+    and so broke ``make demo``.)
+    """
+    import collections
+    import os
+
+    names = collections.defaultdict(list)
+    for part in ("scripts", "bench", "test", "tl_classifier", "launch", "msg", "models"):
+        for path in (ROOT / part).rglob("*"):
+            if path.is_file() and os.access(path, os.X_OK):
+                names[path.name].append(str(path.relative_to(ROOT)))
+    assert "classify_bag" in names
+    assert not {n: p for n, p in names.items() if len(p) > 1}
+
+
+def test_rosrun_finds_the_documented_commands():
+    """``rosrun tl_classifier NAME`` as README.md and docs/ use it, with no one at the keyboard to pick one."""
+    import subprocess
+
+    for name in ("classify_bag", "extract_images", "evaluate", "synthesize"):
+        run = subprocess.run([str(ROOT / "env.sh"), "rosrun", "tl_classifier", name, "--help"], capture_output=True,
+                             text=True, stdin=subprocess.DEVNULL, timeout=120)  # fmt: skip
+        assert run.returncode == 0 and "usage" in run.stdout, (name, run.stdout[-300:], run.stderr[-300:])

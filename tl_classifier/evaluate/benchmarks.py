@@ -209,7 +209,7 @@ SECTIONS = [
      "The tutorial's pipeline (roscore + Debian's `image_saver` + `rosbag play` once), a bare single-process loop "
      "(rosbag → cv_bridge → `cv2.imwrite`), and `extract_images`, in one run."),
     ("tf_record", "`bench/tf_record`: create_tf_record against a bare loop", tf_record, ""),
-    ("classify_bag", "`bench/classify_bag`: classify_bag against real time", classify_bag,
+    ("classify_bag", "`bench/classify_bag_speed`: classify_bag against real time", classify_bag,
      "The default model through `classify_bag` on real car frames and on the demo bag: how much faster than the "
      "recording it runs (every frame; the issue's goal: at least 5x on two CPU cores), and how many frames the node "
      "would drop here in real time."),
