@@ -36,6 +36,7 @@ import numpy as np
 from tl_classifier.data.annotations import Problems, iou_matrix
 from tl_classifier.data.frames import load_frames
 from tl_classifier.fields import DetectionFields as D
+from tl_classifier.files import atomic_output
 from tl_classifier.states import State, state_from_label
 from tl_classifier.testing.realdata import RECORDINGS, SIZE_BINS, size_bin
 
@@ -143,10 +144,9 @@ def figure(results: list[dict], path: Path) -> None:
     ax.set_title("held out: which stage loses a light (each recording, the model trained without it)")
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
-    tmp = path.with_name(f".{path.stem}.partial.png")
-    fig.savefig(tmp, dpi=110)
+    with atomic_output(path, overwrite=True) as tmp:
+        fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
-    tmp.replace(path)
 
 
 def main(argv: list[str]) -> int:
@@ -165,9 +165,8 @@ def main(argv: list[str]) -> int:
     figure(results, out / "stages.png")
     doc = {"what": __doc__.splitlines()[0], "date": time.strftime("%Y-%m-%d"), "found_iou": FOUND_IOU,
            "touched_iou": TOUCHED_IOU, "figure": "stages.png", "recordings": results}  # fmt: skip
-    tmp = out / ".stages.json.part"
-    tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(out / "stages.json")
+    with atomic_output(out / "stages.json", overwrite=True) as tmp:
+        tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     for r in results:
         t = r["all"]
         print(f"{r['recording']:<14} frames wrong {r['frames_wrong']}/{r['frames']} ({r['wrong_by_a_box_on_no_light']} by a "
