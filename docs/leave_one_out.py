@@ -110,6 +110,19 @@ def held_out(name: str, spec: dict) -> dict:
     }
 
 
+def write(path: Path, ordered: list[dict]) -> None:
+    out = {
+        "what": "each real recording evaluated by a model trained without it (leave one recording out)",
+        "settings": " ".join(SETTINGS),
+        "default_model_settings": "the same recipe with --epochs 40 --classifier_epochs 12 (Makefile TRAIN_SETTINGS)",
+        "date": time.strftime("%Y-%m-%d"),
+        "recordings": ordered,
+    }
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
 def main(argv: list[str]) -> int:
     global WORK, OUT_NAME, FIGURE_PREFIX
     import argparse
@@ -151,17 +164,8 @@ def main(argv: list[str]) -> int:
     for name in names:
         print(f"leave_one_out: {name}", flush=True)
         results[name] = held_out(name, RECORDINGS[name])
-    ordered = [results[n] for n in RECORDINGS if n in results]
-    out = {
-        "what": "each real recording evaluated by a model trained without it (leave one recording out)",
-        "settings": " ".join(SETTINGS),
-        "default_model_settings": "the same recipe with --epochs 40 --classifier_epochs 12 (Makefile TRAIN_SETTINGS)",
-        "date": time.strftime("%Y-%m-%d"),
-        "recordings": ordered,
-    }
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+        ordered = [results[n] for n in RECORDINGS if n in results]
+        write(path, ordered)  # after each recording: an interrupted run keeps what it finished
     for r in ordered:
         st = r["state"]
         print(

@@ -11,6 +11,7 @@ from tl_classifier.data.label_map import LabelMap
 from tl_classifier.model.classify import ERROR, OK, WARN, FrameClassifier, FrameFailed, Health, ModelBroken
 from tl_classifier.model.detection import TemporalFilter
 from tl_classifier.model.load import DetectionModel, load_model
+from tl_classifier.params import Roi
 from tl_classifier.states import State
 
 LABELS = LabelMap({1: "Green", 2: "Red", 3: "Yellow", 4: "off"})
@@ -87,6 +88,23 @@ def test_the_shipped_baseline_through_the_classifier(baseline_dir: Path, frames)
     c = FrameClassifier(load_model(baseline_dir), TemporalFilter(1), None, (800, 600))
     result, state = c.classify(frames["red"][0])
     assert result.state == State.RED == state
+
+
+def test_a_light_outside_the_region_of_interest_does_not_count(baseline_dir: Path, frames):
+    """A real frame and a real graph: the red light decides, unless the region of interest leaves its centre out."""
+    rgb = frames["red"][0]
+    h, w = rgb.shape[:2]
+    model = load_model(baseline_dir)
+    lights = model.detect(rgb).detections
+    assert lights and lights[0].state == State.RED
+    cy = max((d.ymin + d.ymax) / 2 for d in lights) / h
+    below = Roi(0.0, min(cy + 0.01, 0.99), 1.0, 1.0)  # a "hood" region under every light found
+    above = Roi(0.0, 0.0, 1.0, min(cy + 0.01, 1.0))  # every light's centre inside
+    for roi, state in ((below, State.UNKNOWN), (above, State.RED), (None, State.RED)):
+        c = FrameClassifier(model, TemporalFilter(1), None, (w, h), roi)
+        result, published = c.classify(rgb)
+        assert result.state == published == state, roi
+        assert all(roi is None or roi.contains(d, w, h) for d in result.detections)
 
 
 class Clock:

@@ -72,6 +72,29 @@ def test_no_red_read_as_green_on_any_real_recording(realdata: Path, tmp_path: Pa
         assert st["right"] >= SHIPPED_RIGHT[g["name"]] - 2, (g["name"], st["right"], SHIPPED_RIGHT[g["name"]])
 
 
+def test_the_hood_region_holds_no_labelled_car_light(realdata: Path):
+    """docs/node.md's roi:=0,0,1,0.65 for the Udacity car: every labelled light of its recordings is centred above it."""
+    from tl_classifier.data.annotations import Problems
+    from tl_classifier.data.frames import load_frames
+    from tl_classifier.model.detection import Detection
+    from tl_classifier.params import Roi
+    from tl_classifier.states import State
+
+    hood = Roi.parse("0,0,1,0.65")
+    lights = 0
+    for name in ("car_overcast", "car_sunny"):
+        for path in RECORDINGS[name]["data"].values():
+            for f in load_frames(Path(path), Problems(out=lambda _: None)):
+                if not f.boxes:
+                    continue
+                h, w = f.rgb().shape[:2]
+                for b in f.boxes:
+                    lights += 1
+                    d = Detection(State.RED, "Red", 2, 1.0, round(b.xmin), round(b.ymin), round(b.xmax), round(b.ymax))
+                    assert hood.contains(d, w, h), (name, f.name, b)
+    assert lights > 600
+
+
 def test_held_out_recordings_never_read_red_as_green():
     """docs/heldout/loro.json (make loro): a model of this recipe, on each recording it was not trained on."""
     loro = json.loads((ROOT / "docs/heldout/loro.json").read_text())

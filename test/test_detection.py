@@ -4,6 +4,7 @@ import pytest
 
 from tl_classifier.errors import ParameterError
 from tl_classifier.model.detection import Detection, TemporalFilter, decide_state
+from tl_classifier.params import Roi
 from tl_classifier.states import State
 
 R, Y, G, U, OFF = State.RED, State.YELLOW, State.GREEN, State.UNKNOWN, State.OFF
@@ -142,3 +143,17 @@ def test_state_timeout_limit_short_gaps_keep_the_state_and_zero_is_off():
 def test_bad_times(kw):
     with pytest.raises(ParameterError):
         TemporalFilter(3, **kw)
+
+
+def test_region_of_interest_holds_a_box_by_its_centre():
+    hood = Roi.parse("0, 0, 1, 0.65")
+    assert (hood.x_min, hood.y_min, hood.x_max, hood.y_max) == (0, 0, 1, 0.65) and str(hood) == "0,0,1,0.65"
+    assert Roi().whole and not hood.whole and Roi.parse("0,0,1,1") == Roi()
+    light = Detection(R, "Red", 2, 0.9, 390, 100, 410, 150)  # centre y 125 of 600
+    reflection = Detection(Y, "Yellow", 3, 0.9, 390, 480, 410, 520)  # centre y 500 of 600 (0.83)
+    straddling = Detection(Y, "Yellow", 3, 0.9, 390, 360, 410, 420)  # centre y 390 = 0.65: on the edge, kept
+    assert hood.contains(light, 800, 600) and not hood.contains(reflection, 800, 600)
+    assert hood.contains(straddling, 800, 600) and not hood.contains(straddling, 800, 599)
+    for bad in ("0,0,1", "1,0,0,1", "0,0,1,2", "x,0,1,1", ""):
+        with pytest.raises(ParameterError, match="region of interest"):
+            Roi.parse(bad)

@@ -173,3 +173,22 @@ def test_groups_add_up_their_sets(tmp_path: Path, realdata: Path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--group" in err[0] and "nope" in err[0]
     assert not (tmp_path / "h").exists()
+
+
+def test_a_region_of_interest_drops_lights_as_the_node_does(tmp_path: Path, realdata: Path, capsys):
+    """--roi (the node's ~roi): lights centred outside it count nowhere; it is recorded; a bad one is one line."""
+    base = ["--model", f"baseline={ROOT / 'models/colour_baseline'}", "--data", f"sim_val={SIM_VAL}", "--no_progress"]
+    assert evaluate([*base, "--out", str(tmp_path / "all")]) == 0
+    assert evaluate([*base, "--out", str(tmp_path / "top"), "--roi", "0,0,1,0.02"]) == 0
+    whole, top = (json.loads((tmp_path / d / "metrics.json").read_text()) for d in ("all", "top"))
+    assert (whole["roi"], top["roi"]) == ("0,0,1,1", "0,0,1,0.02")
+    lit = whole["results"]["baseline"]["sim_val"]["state"]
+    dark = top["results"]["baseline"]["sim_val"]["state"]
+    said_unknown = sum(row[-1] for row in dark["confusion"])  # rows: truth, columns: said (UNKNOWN last)
+    assert lit["right"] > dark["right"] and said_unknown == dark["frames"] == lit["frames"]
+    assert "Region of interest `0,0,1,0.02`" in (tmp_path / "top/report.md").read_text()
+    assert "Region of interest" not in (tmp_path / "all/report.md").read_text()
+    capsys.readouterr()
+    assert evaluate([*base, "--out", str(tmp_path / "bad"), "--roi", "0,0,1"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "region of interest" in err[0] and not (tmp_path / "bad").exists()

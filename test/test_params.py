@@ -30,6 +30,10 @@ def test_defaults():
         ({"gpu_memory_limit": -1}, "~gpu_memory_limit"),
         ({"buff_size": 65536}, "~buff_size"),
         ({"warmup_width": 4}, "~warmup_width"),
+        ({"roi": "0,0,1"}, "~roi"),
+        ({"roi": "0,0.7,1,0.6"}, "~roi"),
+        ({"roi": "0,0,1,1.5"}, "~roi"),
+        ({"roi": "left,top,right,bottom"}, "~roi"),
     ],
 )
 def test_invalid(given, name):
@@ -40,3 +44,7 @@ def test_invalid(given, name):
 def test_numbers_from_launch_strings_and_ints_for_floats():
     p = read(model="m", score_threshold=1, state_count_threshold=4.0, max_frame_age=" 0.5 ")
     assert p.score_threshold == 1.0 and p.state_count_threshold == 4 and p.max_frame_age == 0.5
+
+
+def test_roi_from_a_launch_string():
+    assert read(model="m", roi=" 0, 0, 1, 0.65").roi == " 0, 0, 1, 0.65" and read(model="m").roi == "0,0,1,1"

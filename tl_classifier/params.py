@@ -8,10 +8,70 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Protocol
 
 from tl_classifier.errors import ParameterError
 from tl_classifier.tf_setup import parse_device
+
+
+class _Boxed(Protocol):
+    """Anything with a box in pixels (a detection, a labelled box)."""
+
+    @property
+    def xmin(self) -> float: ...
+    @property
+    def ymin(self) -> float: ...
+    @property
+    def xmax(self) -> float: ...
+    @property
+    def ymax(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class Roi:
+    """Where in the frame a traffic light can be: a rectangle in fractions of the frame's width and height.
+
+    A detection whose box centre lies outside it is dropped before the frame's state is decided.  It is a
+    fact of the camera, not of the model: a camera that sees the car's own hood sees the light's reflection
+    there too (on the Udacity car, the overcast site's wrong frames were often decided by it), and a light
+    is never on the hood.  The whole frame by default.
+    """
+
+    x_min: float = 0.0
+    y_min: float = 0.0
+    x_max: float = 1.0
+    y_max: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not (0.0 <= self.x_min < self.x_max <= 1.0 and 0.0 <= self.y_min < self.y_max <= 1.0):
+            raise ParameterError(f"a region of interest is x_min,y_min,x_max,y_max with 0 <= min < max <= 1, got {self}")
+
+    @classmethod
+    def parse(cls, text: str) -> Roi:
+        """``"x_min,y_min,x_max,y_max"`` (fractions of the frame) -> :class:`Roi`.
+
+        :raises ParameterError: for anything else.
+        """
+        try:
+            values = [float(v) for v in str(text).replace(" ", "").split(",")]
+        except ValueError as err:
+            raise ParameterError(f"a region of interest is four numbers x_min,y_min,x_max,y_max, got {text!r}") from err
+        if len(values) != 4:
+            raise ParameterError(f"a region of interest is four numbers x_min,y_min,x_max,y_max, got {text!r}")
+        return cls(*values)
+
+    def __str__(self) -> str:
+        return ",".join(f"{v:g}" for v in (self.x_min, self.y_min, self.x_max, self.y_max))
+
+    @property
+    def whole(self) -> bool:
+        """True for the whole frame (nothing is dropped)."""
+        return self == Roi()
+
+    def contains(self, d: _Boxed, width: int, height: int) -> bool:
+        """Whether the centre of ``d`` (pixels of a ``width`` x ``height`` frame) lies in the region."""
+        x, y = (d.xmin + d.xmax) / 2 / width, (d.ymin + d.ymax) / 2 / height
+        return self.x_min <= x <= self.x_max and self.y_min <= y <= self.y_max
 
 
 @dataclass(frozen=True)
@@ -22,6 +82,7 @@ class NodeParams:
     label_map: str = ""  #: label_map.pbtxt; empty: the one beside the model
     camera_topic: str = "/image_color"  #: sensor_msgs/Image or CompressedImage topic
     score_threshold: float = -1.0  #: detections below it are ignored; -1: the model's own (model.json) or 0.5
+    roi: str = "0,0,1,1"  #: region of interest x_min,y_min,x_max,y_max (fractions): detections centred outside are ignored
     state_count_threshold: int = 3  #: frames in a row before a new state is published
     red_count_threshold: int = 1  #: frames in a row before RED is published
     unknown_count_threshold: int = 6  #: frames in a row before UNKNOWN replaces a known state
@@ -79,6 +140,10 @@ class NodeParams:
             raise bad("camera_topic", "must name a topic")
         if not (0.0 <= self.score_threshold <= 1.0 or self.score_threshold == -1.0):
             raise bad("score_threshold", "must be between 0 and 1 (or -1: the model's own)")
+        try:
+            Roi.parse(self.roi)
+        except ParameterError as err:
+            raise bad("roi", "must be x_min,y_min,x_max,y_max in fractions of the frame, min < max") from err
         for name in ("state_count_threshold", "red_count_threshold", "unknown_count_threshold"):
             if getattr(self, name) < 1:
                 raise bad(name, "must be at least 1 frame")

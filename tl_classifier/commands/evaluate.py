@@ -11,6 +11,7 @@ from tl_classifier.commands import named, run_main
 from tl_classifier.data.annotations import ANNOTATION_FORMATS
 from tl_classifier.errors import ParameterError
 from tl_classifier.evaluate.run import EvaluateOptions, evaluate, slug
+from tl_classifier.params import Roi
 
 
 def parser() -> argparse.ArgumentParser:
@@ -45,6 +46,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", required=True, help="folder to write report.md, metrics.json and the PNG figures into")
     p.add_argument("--score_threshold", type=float, help="operating threshold for every model (default: each model's own)")
+    p.add_argument(
+        "--roi",
+        default="0,0,1,1",
+        help="region of interest x_min,y_min,x_max,y_max in fractions of the frame: detections centred outside it "
+        "are dropped, as the node's ~roi does (the car's hood: 0,0,1,0.65); default: the whole frame",
+    )
     p.add_argument("--iou", type=float, default=0.5, help="IoU at which a detection finds a box (default: 0.5)")
     p.add_argument("--mistakes", type=int, default=6, help="frames in each strip of worst mistakes (default: 6)")
     p.add_argument("--device", default="auto", help="auto (a GPU if there is one), cpu, gpu or gpu:N (default: auto)")
@@ -82,6 +89,7 @@ def options(argv: list[str]) -> EvaluateOptions:
         label_map=Path(a.label_map) if a.label_map else None,
         include_unlabelled=a.include_unlabelled,
         score_threshold=a.score_threshold,
+        roi=Roi.parse(a.roi),
         iou=a.iou,
         mistakes=a.mistakes,
         device=a.device,

@@ -65,9 +65,14 @@ METHOD = (
 def render_markdown(m: dict) -> str:
     """``report.md`` from the contents of ``metrics.json``."""
     models = ", ".join(f"`{x['name']}` ({x['path']}, score threshold {x['score_threshold']:g})" for x in m["models"])
+    roi = m.get("roi", "0,0,1,1")
+    region = [] if roi == "0,0,1,1" else [
+        f"Region of interest `{roi}` (x_min,y_min,x_max,y_max of the frame): detections centred outside it were "
+        "dropped, as the node's `~roi` drops them.", ""]  # fmt: skip
     out = ["# Evaluation report", "", f"Models: {models}.", "",
            f"Made {m['created']} on {m['machine']['description']}. Command: `{m['command']}`", "",
-           METHOD.format(iou=m["iou_threshold"]), "", "## Summary", "", *table(SUMMARY_HEADER, summary_rows(m))]  # fmt: skip
+           METHOD.format(iou=m["iou_threshold"]), "", *region,
+           "## Summary", "", *table(SUMMARY_HEADER, summary_rows(m))]  # fmt: skip
     reds = sum(s["truth"].get("RED", 0) for s in m["sets"])
     worst = [f"`{x['name']}` {sum(m['results'][x['name']][s['name']]['state']['red_as_green'] for s in m['sets'])}"
              for x in m["models"]]  # fmt: skip

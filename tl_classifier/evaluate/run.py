@@ -46,6 +46,7 @@ from tl_classifier.evaluate.markdown import render_markdown
 from tl_classifier.evaluate.metrics import STATE_ORDER, PRCurve, confusion_metrics, state_metrics, sum_matrices
 from tl_classifier.evaluate.scoring import FrameEval, detection_metrics, run_models, severity, speed_metrics
 from tl_classifier.files import atomic_output
+from tl_classifier.params import Roi
 
 
 def slug(text: str) -> str:
@@ -91,6 +92,7 @@ class EvaluateOptions:
     label_map: Path | None = None  #: of every model (default: label_map.pbtxt beside each)
     include_unlabelled: bool = False  #: images of labelImg folders without XML are frames without a light
     score_threshold: float | None = None  #: for every model (default: each model's own)
+    roi: Roi = field(default_factory=Roi)  #: detections centred outside it are dropped, as by the node's ``~roi``
     iou: float = 0.5
     mistakes: int = 6  #: frames in each strip of worst mistakes
     device: str = "auto"
@@ -187,6 +189,7 @@ def evaluate(options: EvaluateOptions) -> EvaluateResult:
             "command": options.command,
             "machine": machine_description(device),
             "iou_threshold": options.iou,
+            "roi": str(options.roi),
             "models": [
                 {
                     "name": n,
@@ -206,7 +209,7 @@ def evaluate(options: EvaluateOptions) -> EvaluateResult:
         with tqdm(total=total, unit="frame", desc="evaluate", disable=not options.progress or None, file=sys.stderr) as bar:
             for set_name, (paths, frames, problems) in sets.items():
                 bar.set_postfix_str(set_name)
-                evals = run_models(models, thresholds, frames, problems, bar)
+                evals = run_models(models, thresholds, frames, problems, bar, options.roi)
                 done = next(iter(evals.values()))
                 entry: dict[str, Any] = {
                     "name": set_name,

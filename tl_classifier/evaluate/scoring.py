@@ -18,6 +18,7 @@ from tl_classifier.data.frames import Frame
 from tl_classifier.errors import ImageError
 from tl_classifier.evaluate.metrics import PRCurve, match, pr_curve
 from tl_classifier.model.detection import FrameResult
+from tl_classifier.params import Roi
 from tl_classifier.states import State, state_from_label
 
 _BOX_STATES = (State.RED, State.YELLOW, State.GREEN, State.OFF)
@@ -38,9 +39,12 @@ class FrameEval:
 
 
 def run_models(
-    models: dict[str, Any], thresholds: dict[str, float], frames: Sequence[Frame], problems: Problems, progress: Any
-) -> dict[str, list[FrameEval]]:
+    models: dict[str, Any], thresholds: dict[str, float], frames: Sequence[Frame], problems: Problems, progress: Any,
+    roi: Roi | None = None,
+) -> dict[str, list[FrameEval]]:  # fmt: skip
     """Run every model on every frame, each frame decoded once; frames that cannot be decoded are skipped.
+
+    Detections centred outside ``roi`` are dropped, at the operating threshold and below it, as the node drops them.
 
     Each model is warmed up at each new frame size first, so the timings are steady.
     """
@@ -61,8 +65,8 @@ def run_models(
             start = time.perf_counter()
             raw = model.raw(rgb)
             seconds = time.perf_counter() - start
-            at_threshold = model.result(*raw, w, h, thresholds[name], seconds, rgb)
-            everything = model.result(*raw, w, h, 0.0, seconds, rgb)
+            at_threshold = model.result(*raw, w, h, thresholds[name], seconds, rgb, roi)
+            everything = model.result(*raw, w, h, 0.0, seconds, rgb, roi)
             evals[name].append(FrameEval(frame, at_threshold, everything, seconds, f"{w}x{h}"))
     return evals
 

@@ -25,7 +25,7 @@ import numpy as np
 from tl_classifier.errors import ImageError, TLClassifierError, first_line
 from tl_classifier.model.detection import FrameResult, TemporalFilter
 from tl_classifier.model.load import DetectionModel
-from tl_classifier.params import NodeParams
+from tl_classifier.params import NodeParams, Roi
 from tl_classifier.states import State
 
 
@@ -51,14 +51,17 @@ class FrameClassifier:
 
     :param model: a loaded, warmed-up model.
     :param probe_size: (width, height) of the blank frame the model worked on at start-up.
+    :param roi: detections centred outside it are ignored (the car's hood, say); ``None``: the whole frame.
     """
 
     def __init__(
-        self, model: DetectionModel, temporal: TemporalFilter, score_threshold: float | None, probe_size: tuple[int, int]
-    ) -> None:
+        self, model: DetectionModel, temporal: TemporalFilter, score_threshold: float | None, probe_size: tuple[int, int],
+        roi: Roi | None = None,
+    ) -> None:  # fmt: skip
         self.model = model
         self.filter = temporal
         self.score_threshold = score_threshold
+        self.roi = roi
         self._probe = np.zeros((probe_size[1], probe_size[0], 3), np.uint8)
 
     @classmethod
@@ -76,7 +79,7 @@ class FrameClassifier:
             state_timeout=params.state_timeout,
         )
         threshold = params.score_threshold if params.score_threshold >= 0 else None
-        return cls(model, temporal, threshold, (params.warmup_width, params.warmup_height))
+        return cls(model, temporal, threshold, (params.warmup_width, params.warmup_height), Roi.parse(params.roi))
 
     def classify(self, rgb: np.ndarray, stamp: float | None = None) -> tuple[FrameResult, State]:
         """The model's result for one RGB frame and the state the temporal filter publishes after it.
@@ -85,7 +88,7 @@ class FrameClassifier:
         :raises ModelBroken: if the model no longer works on the start-up frame either.
         """
         try:
-            result = self.model.detect(rgb, self.score_threshold)
+            result = self.model.detect(rgb, self.score_threshold, self.roi)
         except ImageError as err:
             raise FrameFailed(str(err), failure_kind(err)) from err
         except Exception as err:  # TensorFlow raises many types; which one says little about whose fault it is

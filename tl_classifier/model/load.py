@@ -36,6 +36,7 @@ from tl_classifier.fields import DetectionFields as D
 from tl_classifier.files import require_file
 from tl_classifier.model.detection import Detection, FrameResult, decide_state
 from tl_classifier.model.lamp import check_colours
+from tl_classifier.params import Roi
 from tl_classifier.tf_setup import import_tensorflow
 
 INPUT_TENSOR = D.input_tensor
@@ -81,21 +82,23 @@ class DetectionModel:
             np.asarray(classes)[0, :n].astype(np.int64),
         )
 
-    def detect(self, rgb: np.ndarray, score_threshold: float | None = None) -> FrameResult:
+    def detect(self, rgb: np.ndarray, score_threshold: float | None = None, roi: Roi | None = None) -> FrameResult:
         """Detect lights in one RGB image and decide its state.
 
         :param score_threshold: detections below it are dropped; ``None``: the model's own
             (:attr:`score_threshold`).
+        :param roi: detections whose centre is outside it are dropped; ``None``: the whole frame.
         :raises ImageError: if ``rgb`` is not a uint8 H x W x 3 array with at least one pixel.
         """
         start = time.perf_counter()
         boxes, scores, classes = self.raw(rgb)
         elapsed = time.perf_counter() - start
-        return self.result(boxes, scores, classes, rgb.shape[1], rgb.shape[0], score_threshold, elapsed, rgb)
+        return self.result(boxes, scores, classes, rgb.shape[1], rgb.shape[0], score_threshold, elapsed, rgb, roi)
 
     def result(
         self, boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, width: int, height: int,
         score_threshold: float | None = None, inference_time: float = 0.0, rgb: np.ndarray | None = None,
+        roi: Roi | None = None,
     ) -> FrameResult:  # fmt: skip
         """Turn the :meth:`raw` outputs for a ``width`` x ``height`` frame into a :class:`FrameResult`.
 
@@ -106,6 +109,8 @@ class DetectionModel:
         :param score_threshold: detections below it are dropped; ``None``: the model's own.
         :param rgb: the frame; given, a GREEN light whose lit lamp is red becomes UNKNOWN
             (:func:`tl_classifier.model.lamp.check_colours`) before the state is decided.
+        :param roi: detections whose box centre lies outside it are dropped (:class:`tl_classifier.model.detection.Roi`:
+            the car's hood, say); ``None``: the whole frame.
         """
         if score_threshold is None:
             score_threshold = self.score_threshold
@@ -126,6 +131,8 @@ class DetectionModel:
                     ymax=int(round(ymax * height)),
                 )
             )
+        if roi is not None and not roi.whole:
+            dets = [d for d in dets if roi.contains(d, width, height)]
         dets.sort(key=lambda d: -d.score)
         if rgb is not None:
             dets = check_colours(rgb, dets)
