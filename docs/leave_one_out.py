@@ -133,6 +133,8 @@ def main(argv: list[str]) -> int:
                    "results go to docs/heldout/loro_WxH.json, beside (not into) loro.json")  # fmt: skip
     p.add_argument("--mosaic", help="an experiment: the share of mosaic training images (train builtin --mosaic); "
                    "with --tag")  # fmt: skip
+    p.add_argument("--paste", help="an experiment: the share of training images with far lights pasted in (train builtin "
+                   "--paste); with --tag")  # fmt: skip
     p.add_argument("--full", action="store_true", help="an experiment: the shipped model's own schedule (--epochs 40 "
                    "--classifier_epochs 12, as make default-model) instead of the shorter one; default tag: full")  # fmt: skip
     p.add_argument("--tag", help="an experiment with the code as it is now (another augmentation, say): its work in "
@@ -144,6 +146,10 @@ def main(argv: list[str]) -> int:
         if not a.tag:
             raise SystemExit("leave_one_out: --mosaic is an experiment: give it a --tag")
         SETTINGS.extend(["--mosaic", a.mosaic])
+    if a.paste:
+        if not a.tag:
+            raise SystemExit("leave_one_out: --paste is an experiment: give it a --tag")
+        SETTINGS.extend(["--paste", a.paste])
     if a.full:
         SETTINGS[SETTINGS.index("--epochs") + 1] = "40"
         SETTINGS[SETTINGS.index("--classifier_epochs") + 1] = "12"

@@ -14,7 +14,20 @@ from tl_classifier.errors import TLClassifierError
 from tl_classifier.model.load import load_model
 from tl_classifier.tf_setup import import_tensorflow
 from tl_classifier.train.builtin import SETTINGS_NAME, BuiltinOptions, check_same_training
-from tl_classifier.train.network import STRIDE, ModelSpec, build_model, centernet_loss, detector_fn, make_targets, mosaic_of
+from tl_classifier.train.network import (
+    PATCH_HEIGHT,
+    PATCH_WIDTH,
+    STRIDE,
+    ModelSpec,
+    TrainError,
+    build_model,
+    centernet_loss,
+    detector_fn,
+    light_bank,
+    make_targets,
+    mosaic_of,
+    paste_lights,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -140,23 +153,26 @@ def test_missing_record_and_offline_pretrained(tiny_records: Path, tmp_path: Pat
 
 def test_two_stage_training_end_to_end_and_threshold_again(tiny_records: Path, tmp_path: Path):
     """--two_stage: a one-class detector, crops, a crop classifier, one exported graph; `train threshold` re-chooses."""
-    done = builtin(tiny_records, tmp_path, "--two_stage", "--classifier_epochs=1", "--classifier_steps=2")
+    done = builtin(tiny_records, tmp_path, "--two_stage", "--classifier_epochs=1", "--classifier_steps=2", "--paste=0.5")
     assert done.returncode == 0, done.stderr[-2000:]
+    assert "pasting far lights into 50% of the training images" in done.stdout
     assert "crop classifier:" in done.stdout and (tmp_path / "work/classifier.weights.h5").is_file()
     model = load_model(tmp_path / "model")
     assert model.label_map.name(5) == "unknown"
     assert model.detect(np.zeros((600, 800, 3), np.uint8)).state.name in ("UNKNOWN", "RED", "YELLOW", "GREEN", "OFF")
     info = json.loads((tmp_path / "model/model.json").read_text())
     assert info["architecture"].startswith("two stages") and info["training"]["two_stage"] is True
+    assert info["training"]["paste"] == 0.5
     saved = [n for n, _ in import_tensorflow().train.list_variables(str(tmp_path / "model/saved_model/variables/variables"))]
     assert saved and not [n for n in saved if "optimizer" in n], "the SavedModel holds the networks' weights only"
     assert load_model(tmp_path / "model/saved_model").raw(np.zeros((60, 80, 3), np.uint8))[1].shape[0] <= 20
     # rerun after an interruption: finished stages are loaded, not trained again
-    again = builtin(tiny_records, tmp_path, "--two_stage", "--classifier_epochs=1", "--classifier_steps=2", "--overwrite")
+    again = builtin(tiny_records, tmp_path, "--two_stage", "--classifier_epochs=1", "--classifier_steps=2", "--paste=0.5",
+                    "--overwrite")  # fmt: skip
     assert again.returncode == 0 and "was trained already" in again.stdout
     # ... but not with other settings: the finished detector of 96x64 would be taken for one of 128x96
     other = builtin(tiny_records, tmp_path, "--two_stage", "--classifier_epochs=1", "--classifier_steps=2", "--overwrite",
-                    "--input_size=128x96")  # fmt: skip
+                    "--paste=0.5", "--input_size=128x96")  # fmt: skip
     assert other.returncode == 1 and other.stderr.count("\n") == 1, other.stderr[-2000:]
     assert "'96x64' -> '128x96'" in other.stderr and str(tmp_path / "work") in other.stderr
     assert load_model(tmp_path / "model").label_map.name(5) == "unknown"  # the export is left as it was
@@ -194,6 +210,36 @@ def test_mosaic_puts_each_frame_and_its_boxes_in_one_quarter():
         assert image[top + 1 : bottom - 1, left + 1 : right - 1].min() > 200  # the square is inside its box ...
         assert (image[top:bottom, left:right] > 100).mean() > 0.8  # ... and fills it
     assert (image > 100).mean() == pytest.approx(4 * 40 * 20 / 4 / (96 * 128), abs=0.01)  # four half-size squares
+
+
+def test_pasted_far_lights_are_in_the_image_and_in_its_boxes(tiny_records: Path):
+    """train builtin --paste: labelled lights of the records, shrunk to far-light sizes, pasted with a box each."""
+    tf = import_tensorflow()
+    bank = light_bank([tiny_records / "train.record"], seed=0, min_width=8)
+    assert len(bank) > 4 and bank.patches.shape[1:] == (PATCH_HEIGHT, PATCH_WIDTH, 3) and (bank.aspects > 1).all()
+    image = tf.fill([96, 128, 3], 114.0)  # an even grey frame: whatever differs was pasted
+    old = tf.constant([[0.1, 0.1, 0.3, 0.2]])
+    seen = set()
+    for _ in range(12):
+        pasted, boxes, classes = (t.numpy() for t in paste_lights(image, old, tf.constant([1]), bank))
+        assert pasted.shape == (96, 128, 3) and 2 <= len(boxes) <= 4 and (classes == 1).all()
+        assert np.allclose(boxes[0], [0.1, 0.1, 0.3, 0.2])  # the frame's own box is kept
+        changed = np.zeros((96, 128), bool)
+        for ymin, xmin, ymax, xmax in boxes[1:]:
+            top, left, bottom, right = (int(round(v)) for v in (ymin * 96, xmin * 128, ymax * 96, xmax * 128))
+            assert 2 <= right - left <= 16 and 0 <= top < bottom <= 96  # a far light's width, inside the frame
+            changed[top:bottom, left:right] = True
+        assert not (np.abs(pasted - 114.0).max(-1) > 1)[~changed].any()  # nothing changed outside the pasted boxes
+        seen.add(len(boxes) - 1)
+    assert seen == {1, 2, 3}
+    with pytest.raises(TrainError, match="no labelled light of at least 500 px"):
+        light_bank([tiny_records / "train.record"], seed=0, min_width=500)
+
+
+def test_paste_needs_two_stages(tiny_records: Path, tmp_path: Path):
+    done = builtin(tiny_records, tmp_path, "--paste=0.5")
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and "--two_stage" in done.stderr
+    assert not (tmp_path / "model").exists()
 
 
 def test_a_model_dir_of_a_training_before_a_setting_existed(tmp_path: Path):

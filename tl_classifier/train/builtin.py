@@ -43,6 +43,7 @@ class BuiltinOptions:
     classifier_epochs: int = 12
     classifier_steps: int = 100
     mosaic: float = 0.0  #: share of training images that are four frames at half size (far lights, other scenes)
+    paste: float = 0.0  #: share of training images with far lights pasted in (two_stage only)
     no_progress: bool = False
     overwrite: bool = False
 
@@ -77,7 +78,16 @@ def train_builtin(a: BuiltinOptions) -> TrainResult:
     from tl_classifier.data.label_map import load_label_map
     from tl_classifier.model.export import export_detector
     from tl_classifier.tf_setup import import_tensorflow
-    from tl_classifier.train.network import ModelSpec, build_model, centernet_loss, dataset, detector_fn, strategy_for
+    from tl_classifier.train.network import (
+        ModelSpec,
+        TrainError,
+        build_model,
+        centernet_loss,
+        dataset,
+        detector_fn,
+        light_bank,
+        strategy_for,
+    )
 
     tf = import_tensorflow()
     keras = tf.keras
@@ -87,6 +97,10 @@ def train_builtin(a: BuiltinOptions) -> TrainResult:
     classes = 1 if a.two_stage else max(label_map.names)
     spec = ModelSpec(num_classes=classes, input_height=height, input_width=width, alpha=a.alpha)
     _require_records([*a.train_record, *(a.val_record or [])])
+    if a.paste and not a.two_stage:
+        raise TrainError("--paste pastes lights of class 1 (a light): it needs --two_stage")
+    if not 0.0 <= a.paste <= 1.0 or not 0.0 <= a.mosaic <= 1.0:
+        raise TrainError(f"--paste and --mosaic are shares of the training images (0..1), got {a.paste} and {a.mosaic}")
     if Path(a.export_dir).exists() and not a.overwrite:  # said before training, not after
         raise OutputExistsError("exists already (pass --overwrite to replace it)", a.export_dir)
     work = Path(a.model_dir)
@@ -110,9 +124,13 @@ def train_builtin(a: BuiltinOptions) -> TrainResult:
         model.load_weights(str(finished))
         history = None
     else:
+        bank = light_bank(a.train_record, a.seed) if a.paste > 0 else None
+        if bank is not None:
+            print(f"pasting far lights into {a.paste:.0%} of the training images, from {len(bank)} labelled lights", flush=True)
         train_ds = dataset(
-            a.train_record, spec, a.batch_size, training=True, seed=a.seed, class_agnostic=a.two_stage, mosaic=a.mosaic
-        )
+            a.train_record, spec, a.batch_size, training=True, seed=a.seed, class_agnostic=a.two_stage, mosaic=a.mosaic,
+            paste=a.paste, bank=bank,
+        )  # fmt: skip
         val_ds = (
             dataset(a.val_record, spec, a.batch_size, training=False, seed=a.seed, class_agnostic=a.two_stage)
             if a.val_record
@@ -157,7 +175,7 @@ def train_builtin(a: BuiltinOptions) -> TrainResult:
 #: The options that make a model what it is: written into its model.json (training_description).
 MODEL_SETTINGS = (
     "input_size", "alpha", "pretrained", "epochs", "steps_per_epoch", "batch_size", "learning_rate", "seed",
-    "two_stage", "classifier_epochs", "classifier_steps", "mosaic",
+    "two_stage", "classifier_epochs", "classifier_steps", "mosaic", "paste",
 )  # fmt: skip
 #: What a model_dir's checkpoints depend on: resuming (or reusing a finished stage) with other values would
 #: silently give a model of the old settings (the backbone's weights load whatever the input size).

@@ -201,6 +201,8 @@ def dataset(
     seed: int,
     class_agnostic: bool = False,
     mosaic: float = 0.0,
+    paste: float = 0.0,
+    bank: LightBank | None = None,
 ) -> Any:
     """A batched ``tf.data`` pipeline of (image, targets) from OD API TFRecords, augmented when training.
 
@@ -214,6 +216,9 @@ def dataset(
         at half size (YOLOv4's mosaic): every light half as wide, in another place and beside other
         scenes.  Tried for the far lights of a simulator drive a held-out detector missed: 0.5 got
         56.7 % of its frames right against 54.2 % without (docs/training.md), so the recipe leaves it off.
+    :param paste: when training, this share of the images get one to three far lights pasted in
+        (:func:`paste_lights`, from ``bank``; Kisantal et al.'s copy-paste augmentation for small objects).
+        Needs ``class_agnostic``: a pasted light is of class 1.
     """
     from tl_classifier.data.augment import photometric
 
@@ -253,8 +258,14 @@ def dataset(
         centre_y, centre_x = (boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2
         inside = (centre_y > 0) & (centre_y < 1) & (centre_x > 0) & (centre_x < 1)
         boxes, classes = tf.clip_by_value(tf.boolean_mask(boxes, inside), 0.0, 1.0), tf.boolean_mask(classes, inside)
-        image = photometric(tf.ensure_shape(image, [spec.input_height, spec.input_width, 3]))
-        return image, boxes, classes
+        image = tf.ensure_shape(image, [spec.input_height, spec.input_width, 3])
+        if paste > 0 and bank is not None:
+            image, boxes, classes = tf.cond(
+                tf.random.uniform([]) < paste,
+                lambda: paste_lights(image, boxes, classes, bank),
+                lambda: (image, boxes, classes),
+            )
+        return photometric(image), boxes, classes
 
     def four(images: Any, boxes: Any, classes: Any) -> tuple[Any, Any, Any]:
         """Four frames (padded boxes: class 0) -> their mosaic (with probability ``mosaic``) or the first."""
@@ -280,6 +291,86 @@ def dataset(
     else:
         ds = ds.map(fit, num_parallel_calls=tf.data.AUTOTUNE).cache()
     return ds.map(target, num_parallel_calls=tf.data.AUTOTUNE).batch(batch).prefetch(tf.data.AUTOTUNE)
+
+
+#: Size the bank keeps each light at (height, width): enough for the 2-16 px wide far lights it is pasted as.
+PATCH_HEIGHT, PATCH_WIDTH = 48, 20
+#: Width of a pasted light in the detector's input, pixels (a 6-25 px light of an 800 px frame at 512 px).
+PASTE_WIDTH = (3.0, 16.0)
+
+
+@dataclass(frozen=True)
+class LightBank:
+    """Labelled lights cut from training frames at their own box (no context), for :func:`paste_lights`."""
+
+    patches: Any  #: uint8 [N, PATCH_HEIGHT, PATCH_WIDTH, 3]
+    aspects: Any  #: float32 [N]: each light's height / width in its frame
+
+    def __len__(self) -> int:
+        return len(self.aspects)
+
+
+def light_bank(records: Sequence[str | Path], seed: int, limit: int = 3000, min_width: int = 10) -> LightBank:
+    """Every labelled light at least ``min_width`` px wide in the ``records`` (at most ``limit``, drawn at random).
+
+    :raises TrainError: if the records hold no such light.
+    """
+    import cv2
+    import numpy as np
+
+    from tl_classifier.data.records import read_record, record_boxes, record_files
+
+    patches, aspects = [], []
+    for rec in read_record([f for r in records for f in record_files(Path(r))]):
+        boxes = [b for b in record_boxes(rec) if b.xmax - b.xmin >= min_width and b.ymax > b.ymin]
+        if not boxes:
+            continue
+        bgr = cv2.imdecode(np.frombuffer(rec[F.encoded], np.uint8), cv2.IMREAD_COLOR)
+        if bgr is None:
+            continue
+        for b in boxes:
+            y0, x0, y1, x1 = (int(round(v)) for v in (b.ymin, b.xmin, b.ymax, b.xmax))
+            cut = bgr[max(y0, 0) : y1, max(x0, 0) : x1]
+            if cut.size:
+                patches.append(cv2.resize(cut, (PATCH_WIDTH, PATCH_HEIGHT), interpolation=cv2.INTER_AREA)[..., ::-1])
+                aspects.append((b.ymax - b.ymin) / (b.xmax - b.xmin))
+    if not patches:
+        raise TrainError(f"no labelled light of at least {min_width} px to paste in the training records")
+    keep = np.random.default_rng(seed).permutation(len(patches))[:limit]
+    return LightBank(np.stack(patches)[keep], np.array(aspects, np.float32)[keep])
+
+
+def paste_lights(image: Any, boxes: Any, classes: Any, bank: LightBank, most: int = 3) -> tuple[Any, Any, Any]:
+    """One to ``most`` lights of ``bank`` pasted into a float [H, W, 3] image at far-light sizes, anywhere; with their boxes.
+
+    Each is a labelled light of another frame, shrunk to :data:`PASTE_WIDTH` pixels wide (its own aspect
+    kept): a far light as the camera sees one, in front of whatever this frame shows there.
+    """
+    tf = import_tensorflow()
+    patches = tf.constant(bank.patches)
+    aspects = tf.constant(bank.aspects)
+    size = tf.shape(image)
+    height, width = size[0], size[1]
+    count = tf.random.uniform([], 1, most + 1, tf.int32)
+    new_boxes = [boxes]
+    new_classes = [classes]
+    for i in range(most):
+        pick = tf.random.uniform([], 0, len(bank), tf.int32)
+        w = tf.exp(tf.random.uniform([], math.log(PASTE_WIDTH[0]), math.log(PASTE_WIDTH[1])))
+        h = tf.clip_by_value(w * aspects[pick], 2.0, tf.cast(height, tf.float32) / 3)
+        pw, ph = tf.maximum(2, tf.cast(tf.round(w), tf.int32)), tf.maximum(2, tf.cast(tf.round(h), tf.int32))
+        light = tf.image.resize(tf.cast(patches[pick], tf.float32), tf.stack([ph, pw]), antialias=True)
+        y0 = tf.random.uniform([], 0, height - ph + 1, tf.int32)
+        x0 = tf.random.uniform([], 0, width - pw + 1, tf.int32)
+        pad = tf.stack([[y0, height - ph - y0], [x0, width - pw - x0], [0, 0]])
+        mask = tf.pad(tf.ones(tf.stack([ph, pw, 1])), pad)
+        use = tf.cast(i < count, tf.float32)
+        image = image * (1 - use * mask) + use * mask * tf.pad(light, pad)
+        box = tf.cast(tf.stack([y0, x0, y0 + ph, x0 + pw]), tf.float32) / tf.cast(tf.stack([height, width] * 2), tf.float32)
+        keep = i < count
+        new_boxes.append(tf.cond(keep, lambda b=box: b[None], lambda: tf.zeros([0, 4])))
+        new_classes.append(tf.cond(keep, lambda: tf.ones([1], classes.dtype), lambda: tf.zeros([0], classes.dtype)))
+    return image, tf.concat(new_boxes, 0), tf.concat(new_classes, 0)
 
 
 def mosaic_of(images: Any, boxes: Any, classes: Any) -> tuple[Any, Any, Any]:
