@@ -107,6 +107,17 @@ def test_a_light_outside_the_region_of_interest_does_not_count(baseline_dir: Pat
         assert all(roi is None or roi.contains(d, w, h) for d in result.detections)
 
 
+def test_the_nodes_roi_parameter_reaches_its_classifier(baseline_dir: Path, frames):
+    """~roi as roslaunch passes it (a string) -> NodeParams -> FrameClassifier.from_params, as the node builds it."""
+    from tl_classifier.params import NodeParams
+
+    given = {"~model": str(baseline_dir), "~roi": "0, 0.99, 1, 1"}
+    params = NodeParams.read(lambda name, default: given.get(name, default))
+    c = FrameClassifier.from_params(load_model(baseline_dir), params)
+    assert c.roi == Roi(0.0, 0.99, 1.0, 1.0)
+    assert c.classify(frames["red"][0])[0].state == State.UNKNOWN  # its red light is above the bottom 1 %
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 0.0
