@@ -154,8 +154,9 @@ default-model: default-model-data  ## retrain models/default (~31 min on 2 cores
 	$(MAKE) report
 
 # Leave one recording out (docs/leave_one_out.py says which records make up each recording): a model trained
-# without each real recording, evaluated on it, into docs/heldout/loro.json; about 10 minutes per recording on 2 cores.
-loro: default-model-data  ## leave one recording out (~15 min per recording)
+# without each real recording, evaluated on it, into docs/heldout/loro.json: the default model's recipe and schedule,
+# about 35 minutes per recording on 2 cores (3 hours for the five; resumable, a finished recording is only evaluated again).
+loro: default-model-data  ## leave one recording out (~35 min per recording)
 	./env.sh python docs/leave_one_out.py
 
 # --- the project's written report (docs/REPORT.md), from the current models -----------------
