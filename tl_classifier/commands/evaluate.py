@@ -48,7 +48,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--score_threshold", type=float, help="operating threshold for every model (default: each model's own)")
     p.add_argument(
         "--roi",
-        default="0,0,1,1",
+        default=str(Roi()),
         help="region of interest x_min,y_min,x_max,y_max in fractions of the frame: detections centred outside it "
         "are dropped, as the node's ~roi does (the car's hood: 0,0,1,0.65); default: the whole frame",
     )

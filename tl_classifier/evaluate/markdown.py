@@ -8,6 +8,7 @@ from typing import Any
 from tl_classifier.evaluate.metrics import STATE_ORDER
 from tl_classifier.evaluate.scoring import ANY_LIGHT
 from tl_classifier.model.detection import GREEN_MARGIN
+from tl_classifier.params import Roi
 
 
 def _pct(v: float | None) -> str:
@@ -65,8 +66,8 @@ METHOD = (
 def render_markdown(m: dict) -> str:
     """``report.md`` from the contents of ``metrics.json``."""
     models = ", ".join(f"`{x['name']}` ({x['path']}, score threshold {x['score_threshold']:g})" for x in m["models"])
-    roi = m.get("roi", "0,0,1,1")
-    region = [] if roi == "0,0,1,1" else [
+    roi = m.get("roi", str(Roi()))
+    region = [] if Roi.parse(roi).whole else [
         f"Region of interest `{roi}` (x_min,y_min,x_max,y_max of the frame): detections centred outside it were "
         "dropped, as the node's `~roi` drops them.", ""]  # fmt: skip
     out = ["# Evaluation report", "", f"Models: {models}.", "",

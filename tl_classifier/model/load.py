@@ -109,7 +109,7 @@ class DetectionModel:
         :param score_threshold: detections below it are dropped; ``None``: the model's own.
         :param rgb: the frame; given, a GREEN light whose lit lamp is red becomes UNKNOWN
             (:func:`tl_classifier.model.lamp.check_colours`) before the state is decided.
-        :param roi: detections whose box centre lies outside it are dropped (:class:`tl_classifier.model.detection.Roi`:
+        :param roi: detections whose box centre lies outside it are dropped (:class:`tl_classifier.params.Roi`:
             the car's hood, say); ``None``: the whole frame.
         """
         if score_threshold is None:

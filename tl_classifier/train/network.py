@@ -352,9 +352,8 @@ def paste_lights(image: Any, boxes: Any, classes: Any, bank: LightBank, most: in
     size = tf.shape(image)
     height, width = size[0], size[1]
     count = tf.random.uniform([], 1, most + 1, tf.int32)
-    new_boxes = [boxes]
-    new_classes = [classes]
-    for i in range(most):
+    pasted = []
+    for i in range(most):  # every paste is drawn; the first ``count`` of them are used
         pick = tf.random.uniform([], 0, len(bank), tf.int32)
         w = tf.exp(tf.random.uniform([], math.log(PASTE_WIDTH[0]), math.log(PASTE_WIDTH[1])))
         h = tf.clip_by_value(w * aspects[pick], 2.0, tf.cast(height, tf.float32) / 3)
@@ -363,14 +362,11 @@ def paste_lights(image: Any, boxes: Any, classes: Any, bank: LightBank, most: in
         y0 = tf.random.uniform([], 0, height - ph + 1, tf.int32)
         x0 = tf.random.uniform([], 0, width - pw + 1, tf.int32)
         pad = tf.stack([[y0, height - ph - y0], [x0, width - pw - x0], [0, 0]])
-        mask = tf.pad(tf.ones(tf.stack([ph, pw, 1])), pad)
-        use = tf.cast(i < count, tf.float32)
-        image = image * (1 - use * mask) + use * mask * tf.pad(light, pad)
-        box = tf.cast(tf.stack([y0, x0, y0 + ph, x0 + pw]), tf.float32) / tf.cast(tf.stack([height, width] * 2), tf.float32)
-        keep = i < count
-        new_boxes.append(tf.cond(keep, lambda b=box: b[None], lambda: tf.zeros([0, 4])))
-        new_classes.append(tf.cond(keep, lambda: tf.ones([1], classes.dtype), lambda: tf.zeros([0], classes.dtype)))
-    return image, tf.concat(new_boxes, 0), tf.concat(new_classes, 0)
+        mask = tf.pad(tf.ones(tf.stack([ph, pw, 1])), pad) * tf.cast(i < count, tf.float32)
+        image = image * (1 - mask) + mask * tf.pad(light, pad)
+        pasted.append(tf.cast(tf.stack([y0, x0, y0 + ph, x0 + pw]), tf.float32))
+    used = tf.boolean_mask(tf.stack(pasted), tf.range(most) < count) / tf.cast(tf.stack([height, width] * 2), tf.float32)
+    return image, tf.concat([boxes, used], 0), tf.concat([classes, tf.ones([count], classes.dtype)], 0)
 
 
 def mosaic_of(images: Any, boxes: Any, classes: Any) -> tuple[Any, Any, Any]:
