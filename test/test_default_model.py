@@ -103,6 +103,16 @@ def test_held_out_recordings_never_read_red_as_green():
         assert r["state"]["red_as_green"] == 0, r["recording"]
 
 
+def test_the_report_says_whether_the_held_out_schedule_is_the_shipped_one():
+    """The held-out table names its schedule by comparing it with models/default/model.json, not a literal."""
+    from tl_classifier.evaluate.project_report import _loro_recipe
+
+    loro = json.loads((ROOT / "docs/heldout/loro.json").read_text())
+    assert _loro_recipe(loro).startswith("Recipe and schedule: the shipped model's")
+    short = json.loads((ROOT / "docs/heldout/loro_short.json").read_text())
+    assert "another schedule" in _loro_recipe(short) and "epochs 40, classifier_epochs 12" in _loro_recipe(short)
+
+
 def test_the_report_shows_what_the_shipped_model_does(fresh):
     """docs/report/metrics.json was made from the model that is shipped (the same answers on every set)."""
     shipped = SHIPPED["results"]["default"]

@@ -194,14 +194,20 @@ def _held_out_section(report_dir: str) -> list[str]:
     return out
 
 
+#: The training settings that make a schedule: the held-out table is "the shipped model's" only where all agree.
+SCHEDULE_KEYS = ("epochs", "classifier_epochs", "steps_per_epoch", "batch_size", "input_size")
+
+
 def _loro_recipe(loro: dict) -> str:
-    """Which recipe and schedule the held-out models were trained with, against the shipped model's."""
-    settings = loro["settings"].split()
-    epochs = settings[settings.index("--epochs") + 1] if "--epochs" in settings else "?"
-    if epochs == "40":
+    """Which recipe and schedule the held-out models were trained with, against the shipped model's (its model.json)."""
+    words = loro["settings"].split()
+    held_out = {w[2:]: words[i + 1] for i, w in enumerate(words[:-1]) if w.startswith("--")}
+    shipped = json.loads((ROOT / "models" / "default" / "model.json").read_text()).get("training", {})
+    differ = [k for k in SCHEDULE_KEYS if str(shipped.get(k)) != held_out.get(k)]
+    if not differ:
         return f"Recipe and schedule: the shipped model's (`{loro['settings']}`)."
-    return (f"Recipe: the shipped model's, on a shorter schedule (`{loro['settings']}`; the shipped model: "
-            f"{loro['default_model_settings']}).")  # fmt: skip
+    theirs = ", ".join(f"{k} {shipped.get(k)}" for k in differ)
+    return f"Recipe: the shipped model's, on another schedule (`{loro['settings']}`; the shipped model: {theirs})."
 
 
 def _by_light_size(recs: list[dict]) -> list[str]:
