@@ -42,6 +42,20 @@ FROZEN_GRAPH_NAME = "frozen_inference_graph.pb"
 SAVED_MODEL_DIR = "saved_model"
 LABEL_MAP_NAME = "label_map.pbtxt"
 MODEL_INFO_NAME = "model.json"  #: optional, beside the model
+#: optional, beside a two-stage model's frozen graph: its crop classifier alone (tl_classifier.model.proposals)
+CROP_CLASSIFIER_NAME = "crop_classifier.pb"
+
+
+class CropFields:
+    """The tensors of ``crop_classifier.pb``: a frame and boxes in, each box's state and probability out."""
+
+    image = "image_tensor"  #: uint8 [1, H, W, 3], RGB
+    boxes = "boxes"  #: float32 [N, 4], normalised ymin, xmin, ymax, xmax
+    classes = "crop_classes"  #: float32 [N]: a label id of the model's label map
+    scores = "crop_scores"  #: float32 [N]: the probability of that state
+    OUTPUTS = (classes, scores)
+
+
 PIPELINE_CONFIG_NAME = "pipeline.config"
 #: the score threshold of a model whose model.json does not give one (the OD API's visualisation default)
 DEFAULT_SCORE_THRESHOLD = 0.5

@@ -27,6 +27,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--label_map", default="", help="default: the one beside the model")
     p.add_argument("--score_threshold", type=float, default=d.score_threshold, help="-1: the model's own")
     p.add_argument("--roi", default=d.roi, help="region of interest x_min,y_min,x_max,y_max, as classify.launch's roi")
+    p.add_argument(
+        "--lamp_proposals", type=int, choices=(0, 1), default=int(d.lamp_proposals),
+        help="1: lit lamps propose lights where a two-stage model's detector decides nothing, as classify.launch's",
+    )  # fmt: skip
     p.add_argument("--state_count_threshold", type=int, default=d.state_count_threshold)
     p.add_argument("--red_count_threshold", type=int, default=d.red_count_threshold)
     p.add_argument("--unknown_count_threshold", type=int, default=d.unknown_count_threshold)
@@ -56,6 +60,7 @@ def _main(argv: list[str]) -> int:
             "label_map": a.label_map,
             "score_threshold": a.score_threshold,
             "roi": a.roi,
+            "lamp_proposals": bool(a.lamp_proposals),
             "state_count_threshold": a.state_count_threshold,
             "red_count_threshold": a.red_count_threshold,
             "unknown_count_threshold": a.unknown_count_threshold,

@@ -52,6 +52,11 @@ def parser() -> argparse.ArgumentParser:
         help="region of interest x_min,y_min,x_max,y_max in fractions of the frame: detections centred outside it "
         "are dropped, as the node's ~roi does (the car's hood: 0,0,1,0.65); default: the whole frame",
     )
+    p.add_argument(
+        "--no_lamp_proposals", action="store_true",
+        help="lit lamps do not propose lights where a two-stage model's detector decides nothing (the node's "
+        "~lamp_proposals false)",
+    )  # fmt: skip
     p.add_argument("--iou", type=float, default=0.5, help="IoU at which a detection finds a box (default: 0.5)")
     p.add_argument("--mistakes", type=int, default=6, help="frames in each strip of worst mistakes (default: 6)")
     p.add_argument("--device", default="auto", help="auto (a GPU if there is one), cpu, gpu or gpu:N (default: auto)")
@@ -90,6 +95,7 @@ def options(argv: list[str]) -> EvaluateOptions:
         include_unlabelled=a.include_unlabelled,
         score_threshold=a.score_threshold,
         roi=Roi.parse(a.roi),
+        lamp_proposals=not a.no_lamp_proposals,
         iou=a.iou,
         mistakes=a.mistakes,
         device=a.device,

@@ -70,6 +70,9 @@ def render_markdown(m: dict) -> str:
     region = [] if Roi.parse(roi).whole else [
         f"Region of interest `{roi}` (x_min,y_min,x_max,y_max of the frame): detections centred outside it were "
         "dropped, as the node's `~roi` drops them.", ""]  # fmt: skip
+    if not m.get("lamp_proposals", True):
+        region += ["Lamp proposals off (`--no_lamp_proposals`, the node's `~lamp_proposals` false): a frame the "
+                   "detector decides nothing on stays UNKNOWN.", ""]  # fmt: skip
     out = ["# Evaluation report", "", f"Models: {models}.", "",
            f"Made {m['created']} on {m['machine']['description']}. Command: `{m['command']}`", "",
            METHOD.format(iou=m["iou_threshold"]), "", *region,

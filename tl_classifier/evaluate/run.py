@@ -93,6 +93,7 @@ class EvaluateOptions:
     include_unlabelled: bool = False  #: images of labelImg folders without XML are frames without a light
     score_threshold: float | None = None  #: for every model (default: each model's own)
     roi: Roi = field(default_factory=Roi)  #: detections centred outside it are dropped, as by the node's ``~roi``
+    lamp_proposals: bool = True  #: lit lamps propose lights where a two-stage model's detector decides nothing
     iou: float = 0.5
     mistakes: int = 6  #: frames in each strip of worst mistakes
     device: str = "auto"
@@ -174,6 +175,8 @@ def evaluate(options: EvaluateOptions) -> EvaluateResult:
         device = configure_devices(options.device)
         label_map = load_label_map(options.label_map) if options.label_map else None
         models = {name: load_model(path, label_map, device) for name, path in options.models.items()}
+        for m in models.values():
+            m.lamp_proposals = m.lamp_proposals and options.lamp_proposals
         thresholds = {
             n: m.score_threshold if options.score_threshold is None else options.score_threshold for n, m in models.items()
         }
@@ -190,6 +193,7 @@ def evaluate(options: EvaluateOptions) -> EvaluateResult:
             "machine": machine_description(device),
             "iou_threshold": options.iou,
             "roi": str(options.roi),
+            "lamp_proposals": options.lamp_proposals,
             "models": [
                 {
                     "name": n,

@@ -79,6 +79,7 @@ class FrameClassifier:
             state_timeout=params.state_timeout,
         )
         threshold = params.score_threshold if params.score_threshold >= 0 else None
+        model.lamp_proposals = model.lamp_proposals and params.lamp_proposals  # only a model with a crop classifier has them
         return cls(model, temporal, threshold, (params.warmup_width, params.warmup_height), Roi.parse(params.roi))
 
     def classify(self, rgb: np.ndarray, stamp: float | None = None) -> tuple[FrameResult, State]:

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from tl_classifier.data.label_map import LabelMap
-from tl_classifier.fields import FROZEN_GRAPH_NAME, LABEL_MAP_NAME, MODEL_INFO_NAME, SAVED_MODEL_DIR
+from tl_classifier.fields import CROP_CLASSIFIER_NAME, FROZEN_GRAPH_NAME, LABEL_MAP_NAME, MODEL_INFO_NAME, SAVED_MODEL_DIR
+from tl_classifier.fields import CropFields as C
 from tl_classifier.fields import DetectionFields as D
 from tl_classifier.files import atomic_output
 from tl_classifier.tf_setup import import_tensorflow
@@ -33,6 +34,9 @@ OUTPUT_NAMES = D.OUTPUTS
 #: (boxes float32 [1, N, 4] normalised ymin/xmin/ymax/xmax, scores [1, N],
 #: classes float32 [1, N] counting from 1, num_detections float32 [1]).
 DetectFn = Callable[[Any], dict[str, Any]]
+#: A crop classifier: uint8 [1, H, W, 3] RGB and normalised boxes float32 [N, 4] in, a dict of
+#: :class:`tl_classifier.fields.CropFields` outputs (label ids and probabilities, float32 [N]) out.
+CropFn = Callable[[Any, Any], dict[str, Any]]
 
 
 def frozen_graph_def(detect: DetectFn) -> Any:
@@ -44,6 +48,21 @@ def frozen_graph_def(detect: DetectFn) -> Any:
     def serve(image_tensor: Any) -> dict[str, Any]:
         out = detect(image_tensor)
         return {n: tf.identity(out[n], name=n) for n in OUTPUT_NAMES}
+
+    frozen = convert_variables_to_constants_v2(serve.get_concrete_function())
+    return frozen.graph.as_graph_def()
+
+
+def frozen_crop_graph_def(classify: CropFn) -> Any:
+    """Trace a crop classifier and return a frozen ``GraphDef`` with :class:`tl_classifier.fields.CropFields`' names."""
+    tf = import_tensorflow()
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.uint8, name=C.image),
+                                  tf.TensorSpec([None, 4], tf.float32, name=C.boxes)])  # fmt: skip
+    def serve(image: Any, boxes: Any) -> dict[str, Any]:
+        out = classify(image, boxes)
+        return {n: tf.identity(out[n], name=n) for n in C.OUTPUTS}
 
     frozen = convert_variables_to_constants_v2(serve.get_concrete_function())
     return frozen.graph.as_graph_def()
@@ -74,6 +93,7 @@ def export_detector(
     trackable: Any = None,
     overwrite: bool = False,
     info: dict[str, Any] | None = None,
+    crop_classifier: CropFn | None = None,
 ) -> Path:
     """Export ``detect`` as a frozen graph, a SavedModel and a label map in ``out_dir``.
 
@@ -82,6 +102,8 @@ def export_detector(
     :param trackable: the object holding the detector's variables (a Keras
         model, say); ``None`` for a detector made of constants only.
     :param info: written as ``model.json`` (e.g. ``{"score_threshold": 0.3}``, the model's operating point).
+    :param crop_classifier: a two-stage model's second stage alone, written as ``crop_classifier.pb`` (a frozen
+        graph) for the lamp proposals (:mod:`tl_classifier.model.proposals`).
     :raises OutputExistsError: if ``out_dir`` exists and ``overwrite`` is false.
     """
     import json
@@ -95,6 +117,9 @@ def export_detector(
         module = _Exported.module(detect, trackable)
         tf.saved_model.save(module, str(tmp / SAVED_MODEL_DIR), signatures={"serving_default": module.serve})
         (tmp / LABEL_MAP_NAME).write_text(label_map.to_pbtxt(), encoding="utf-8")
+        if crop_classifier is not None:
+            crops = frozen_crop_graph_def(crop_classifier)
+            (tmp / CROP_CLASSIFIER_NAME).write_bytes(crops.SerializeToString(deterministic=True))
         if info:
             (tmp / MODEL_INFO_NAME).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     return out

@@ -26,17 +26,21 @@ import numpy as np
 from tl_classifier.data.label_map import LabelMap, load_label_map
 from tl_classifier.errors import ImageError, ModelError, first_line
 from tl_classifier.fields import (
+    CROP_CLASSIFIER_NAME,
     DEFAULT_SCORE_THRESHOLD,
     FROZEN_GRAPH_NAME,
     LABEL_MAP_NAME,
     MODEL_INFO_NAME,
     SAVED_MODEL_DIR,
 )
+from tl_classifier.fields import CropFields as C
 from tl_classifier.fields import DetectionFields as D
 from tl_classifier.files import require_file
 from tl_classifier.model.detection import Detection, FrameResult, decide_state
 from tl_classifier.model.lamp import check_colours
+from tl_classifier.model.proposals import MIN_PROBABILITY, OBJECTNESS, lamp_proposals
 from tl_classifier.params import Roi
+from tl_classifier.states import State
 from tl_classifier.tf_setup import import_tensorflow
 
 INPUT_TENSOR = D.input_tensor
@@ -48,13 +52,19 @@ class DetectionModel:
 
     :param fn: callable taking a uint8 tensor [1, H, W, 3] and returning the
         four OD API outputs in :data:`OUTPUT_NAMES` order.
+    :param crops: a two-stage model's crop classifier alone (``crop_classifier.pb`` beside it): a uint8 tensor
+        [1, H, W, 3] and normalised boxes [N, 4] in, label ids and probabilities [N] out; with it, lit lamps
+        propose lights where the detector decides nothing (:mod:`tl_classifier.model.proposals`).
     """
 
     def __init__(
         self, fn: Callable[[Any], Any], label_map: LabelMap, path: Path, kind: str, device: str,
-        score_threshold: float = DEFAULT_SCORE_THRESHOLD,
+        score_threshold: float = DEFAULT_SCORE_THRESHOLD, crops: Callable[[Any, Any], Any] | None = None,
     ) -> None:  # fmt: skip
         self._fn = fn
+        self._crops = crops
+        #: whether lit lamps propose lights where the detector decides nothing (only with a crop classifier)
+        self.lamp_proposals = crops is not None
         #: the model's own operating point (from model.json beside it), used when none is given
         self.score_threshold = score_threshold
         self.label_map = label_map
@@ -137,7 +147,42 @@ class DetectionModel:
         if rgb is not None:
             dets = check_colours(rgb, dets)
         state, confidence = decide_state(dets, score_threshold)
+        if state == State.UNKNOWN and rgb is not None and self.lamp_proposals:
+            lamps = self.lamp_detections(rgb, roi)
+            state, confidence = decide_state(lamps, score_threshold)
+            dets = sorted(dets + lamps, key=lambda d: -d.score)
         return FrameResult(state, confidence, tuple(dets), inference_time)
+
+    def lamp_detections(self, rgb: np.ndarray, roi: Roi | None = None) -> list[Detection]:
+        """The lights that lit lamps propose in ``rgb``, as the crop classifier reads them (:mod:`.proposals`).
+
+        A proposal becomes a detection only where the classifier gives it the state of the lamp's own colour with
+        at least :data:`~tl_classifier.model.proposals.MIN_PROBABILITY`; its score is that probability times
+        :data:`~tl_classifier.model.proposals.OBJECTNESS`, its label the state's with " (lamp)" added.  The lamp
+        checks (:func:`~tl_classifier.model.lamp.check_colours`) apply as to any detection.  Empty without a crop
+        classifier.
+        """
+        if self._crops is None:
+            return []
+        height, width = rgb.shape[:2]
+        proposals = lamp_proposals(rgb)
+        if not proposals:
+            return []
+        tf = self._tf
+        with tf.device(self.device):
+            ids, probs = self._crops(tf.convert_to_tensor(rgb[np.newaxis]),
+                                     tf.constant([p.box for p in proposals], tf.float32))  # fmt: skip
+        dets = []
+        for p, cls, prob in zip(proposals, np.asarray(ids).astype(np.int64), np.asarray(probs), strict=True):
+            if self.label_map.state(int(cls)) != p.state or prob < MIN_PROBABILITY:
+                continue
+            ymin, xmin, ymax, xmax = p.box
+            d = Detection(p.state, f"{self.label_map.name(int(cls))} (lamp)", int(cls), float(prob) * OBJECTNESS,
+                          int(round(xmin * width)), int(round(ymin * height)),
+                          int(round(xmax * width)), int(round(ymax * height)))  # fmt: skip
+            if roi is None or roi.whole or roi.contains(d, width, height):
+                dets.append(d)
+        return check_colours(rgb, dets)
 
     def warm_up(self, width: int = 800, height: int = 600, runs: int = 2) -> float:
         """Run the model on black frames so the first real frame is not slow; return the last run's time."""
@@ -258,7 +303,24 @@ def load_model(
         label_map = found
     labels = label_map if isinstance(label_map, LabelMap) else load_label_map(label_map)
     fn = _load_frozen(model_path, tf) if kind == "frozen" else _load_saved_model(model_path, tf)
-    return DetectionModel(fn, labels, model_path, kind, device, _model_info(model_path, kind))
+    crops_path = _beside(model_path, kind, CROP_CLASSIFIER_NAME)
+    crops = _load_crop_classifier(crops_path, tf) if crops_path is not None else None
+    return DetectionModel(fn, labels, model_path, kind, device, _model_info(model_path, kind), crops)
+
+
+def _load_crop_classifier(p: Path, tf: Any) -> Callable[[Any, Any], Any]:
+    """A two-stage model's ``crop_classifier.pb``: (uint8 frame [1, H, W, 3], boxes [N, 4]) -> (ids, probabilities).
+
+    :raises ModelError: if it is not a frozen graph with :class:`tl_classifier.fields.CropFields`' tensors.
+    """
+    graph_def = tf.compat.v1.GraphDef()
+    try:
+        graph_def.ParseFromString(p.read_bytes())
+        wrapped = tf.compat.v1.wrap_function(lambda: tf.compat.v1.import_graph_def(graph_def, name=""), [])
+        get = wrapped.graph.get_tensor_by_name
+        return wrapped.prune(feeds=[get(f"{C.image}:0"), get(f"{C.boxes}:0")], fetches=[get(f"{n}:0") for n in C.OUTPUTS])
+    except Exception as err:  # protobuf's DecodeError, a missing tensor (KeyError/ValueError), an op TF lacks
+        raise ModelError(f"is not a crop classifier graph ({first_line(err)})", p) from err
 
 
 def _beside(model_path: Path, kind: str, name: str) -> Path | None:

@@ -147,17 +147,17 @@ def train_builtin(a: BuiltinOptions) -> TrainResult:
         if a.two_stage:
             save_weights(model, finished)
     if a.two_stage:
-        from tl_classifier.train.crops import LABEL_MAP, two_stage_fn
+        from tl_classifier.train.crops import LABEL_MAP, crop_classifier_fn, two_stage_fn
 
         classifier = train_crop_classifier(model, spec, a, label_map)
         detect, out_labels = two_stage_fn(model, spec, classifier), LABEL_MAP
-        networks = [model, classifier]
+        networks, crops = [model, classifier], crop_classifier_fn(classifier)
     else:
-        detect, out_labels, networks = detector_fn(model, spec), label_map, [model]
+        detect, out_labels, networks, crops = detector_fn(model, spec), label_map, [model], None
     # the networks' variables only: a Keras model would bring its optimizer's state into the SavedModel too
     trackable = tf.Module()
     trackable.weights = [v for n in networks for v in n.variables]
-    out = export_detector(detect, a.export_dir, out_labels, trackable=trackable, overwrite=a.overwrite)
+    out = export_detector(detect, a.export_dir, out_labels, trackable=trackable, overwrite=a.overwrite, crop_classifier=crops)
     info: dict = {
         "architecture": "two stages: a one-class CenterNet-style detector (MobileNetV2 backbone), then a crop classifier"
         if a.two_stage

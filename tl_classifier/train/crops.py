@@ -206,6 +206,19 @@ def classify_crops(classifier: Any, image: Any, boxes: Any) -> tuple[Any, Any]:
     return ids, tf.where(sure, best, p_light)
 
 
+def crop_classifier_fn(classifier: Any) -> Any:
+    """The export function of the second stage alone (``crop_classifier.pb``): a uint8 RGB frame and boxes in."""
+    from tl_classifier.fields import CropFields as C
+
+    tf = import_tensorflow()
+
+    def classify(image: Any, boxes: Any) -> dict[str, Any]:
+        ids, probs = classify_crops(classifier, tf.cast(image, tf.float32)[:1], boxes)
+        return {C.classes: ids, C.scores: probs}
+
+    return classify
+
+
 def two_stage_fn(detector: Any, spec: Any, classifier: Any, min_score: float = 0.05) -> Any:
     """The export function of a two-stage model: uint8 RGB [1, H, W, 3] of any size -> the OD API's four outputs.
 
