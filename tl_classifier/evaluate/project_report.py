@@ -411,10 +411,12 @@ def build(metrics: dict, report_dir: str) -> str:
         "(`make default-model`) is the surest gain.",
         "- **Watch the RED-read-as-GREEN column first**, then RED missed; accuracy alone hides which mistakes a car can survive.",
         "- **The detector is what a new recording costs** (the stage table above): far lights it does not find, boxes "
-        "on things that are not lights, boxes that sit off the housing. A larger input, mosaic images and a wider "
-        "zoom-out did not find the far lights; a second detector pass on 2x2 tiles turned 10 of 49 wrong frames right on "
-        "a sample of one simulator drive, at five detector passes per frame. Labelled lights of other frames pasted "
-        "into the detector's training images at far-light sizes (`train builtin --paste`) found many more of them "
+        "on things that are not lights. Where it decides nothing, lit lamps now propose lights that the crop "
+        "classifier reads (docs/node.md, `~lamp_proposals`): held out, 57 more of dominikma's frames right, none read "
+        "GREEN from RED; what is left there are lamps too small or too pale to propose. A larger input, mosaic images "
+        "and a wider zoom-out did not find the far lights; a second detector pass on 2x2 tiles turned 10 of 49 wrong "
+        "frames right on a sample of one simulator drive, at five detector passes per frame. Labelled lights of other "
+        "frames pasted into the detector's training images at far-light sizes (`train builtin --paste`) found many more of them "
         "held out, on the shorter schedule, but once read a white sticker as GREEN beside a RED light "
         "(docs/training.md): the next recipe to measure on every recording. More labelled recordings, or a backbone "
         "pretrained on more than these recordings, are what is left to try.",
