@@ -110,7 +110,11 @@ def held_out(name: str, spec: dict) -> dict:
     }
 
 
-def write(path: Path, ordered: list[dict]) -> None:
+def write(path: Path, mine: dict[str, dict]) -> list[dict]:
+    """Write this run's recordings into ``path``, keeping the others it holds (another run's, written meanwhile)."""
+    old = json.loads(path.read_text()) if path.is_file() else {}
+    results = {r["recording"]: r for r in old.get("recordings", [])} | mine
+    ordered = [results[n] for n in RECORDINGS if n in results]
     out = {
         "what": "each real recording evaluated by a model trained without it (leave one recording out)",
         "settings": " ".join(SETTINGS),
@@ -121,6 +125,7 @@ def write(path: Path, ordered: list[dict]) -> None:
     tmp = path.with_name(path.name + ".part")
     tmp.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)
+    return ordered
 
 
 def main(argv: list[str]) -> int:
@@ -165,13 +170,12 @@ def main(argv: list[str]) -> int:
         raise SystemExit(f"leave_one_out: records missing in {RECORDS}: {missing}; run `make default-model-data` first")
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / OUT_NAME
-    old = json.loads(path.read_text()) if path.is_file() else {}
-    results = {r["recording"]: r for r in old.get("recordings", [])}
+    mine: dict[str, dict] = {}
+    ordered: list[dict] = []
     for name in names:
         print(f"leave_one_out: {name}", flush=True)
-        results[name] = held_out(name, RECORDINGS[name])
-        ordered = [results[n] for n in RECORDINGS if n in results]
-        write(path, ordered)  # after each recording: an interrupted run keeps what it finished
+        mine[name] = held_out(name, RECORDINGS[name])
+        ordered = write(path, mine)  # after each recording: an interrupted run keeps what it finished
     for r in ordered:
         st = r["state"]
         print(
