@@ -9,7 +9,9 @@ That is the figure a user of a new track or camera can expect.  The recordings
 synthetic frames are always in training.  Each held-out model is trained with the
 default model's recipe and schedule (:data:`SETTINGS`; about 35 minutes per recording on two CPU cores), in
 ``.ws/loro/RECORDING/`` (resumable: run it again after an interruption), and
-evaluated with ``evaluate``.  Writes ``docs/heldout/loro.json`` (read by
+evaluated with ``evaluate`` as the node is launched for it: a car recording with ``site:=true``'s region of
+interest (:data:`tl_classifier.params.SITE_ROI`, the car's hood left out), a simulator drive on the whole frame.
+Writes ``docs/heldout/loro.json`` (read by
 ``tl_classifier.evaluate.project_report``) and the strips of each model's worst mistakes,
 ``docs/heldout/loro_SET.png``.
 """
@@ -26,6 +28,7 @@ from pathlib import Path
 
 from tl_classifier.data.annotations import Problems
 from tl_classifier.data.frames import load_frames
+from tl_classifier.params import SITE_ROI, Roi
 from tl_classifier.testing.realdata import RECORDINGS, SIZE_BINS, size_bin
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,9 +84,10 @@ def held_out(name: str, spec: dict) -> dict:
     # the threshold again with today's decision code (a model trained earlier chose it with the code of its day)
     run([str(ROOT / "scripts" / "train"), "threshold", "--model", str(model), "--val_record", *val], log)
     data = [f"--data={s}={p}" for s, p in spec["data"].items()]
+    roi = str(SITE_ROI if spec["domain"] == "car" else Roi())  # as classify.launch site:=true / false sets it
     run([str(ROOT / "scripts" / "evaluate"), f"--model=without_{name}={model}", *data,
-         f"--group={name}={','.join(spec['data'])}", "--include_unlabelled", "--out", str(work / "eval"), "--overwrite",
-         "--no_progress"], log)  # fmt: skip
+         f"--group={name}={','.join(spec['data'])}", "--include_unlabelled", "--roi", roi, "--out", str(work / "eval"),
+         "--overwrite", "--no_progress"], log)  # fmt: skip
     metrics = json.loads((work / "eval" / "metrics.json").read_text())
     result = metrics["groups"][0]["results"][f"without_{name}"]
     figures = []
@@ -101,6 +105,7 @@ def held_out(name: str, spec: dict) -> dict:
         "sets": {s: os.path.relpath(p, ROOT) for s, p in spec["data"].items()},
         "trained_on": [Path(t).stem for t in train],
         "score_threshold": info["score_threshold"],
+        "roi": roi,
         "train_seconds_this_run": round(trained_s),
         "state": result,
         "by_light_size": by_light_size(spec, metrics["results"][f"without_{name}"]),

@@ -74,14 +74,17 @@ def test_no_red_read_as_green_on_any_real_recording(realdata: Path, tmp_path: Pa
 
 
 def test_the_hood_region_holds_no_labelled_car_light(realdata: Path):
-    """docs/node.md's roi:=0,0,1,0.65 for the Udacity car: every labelled light of its recordings is centred above it."""
+    """site:=true's region of interest (SITE_ROI, the Udacity car's hood left out): every labelled light of its recordings
+    is centred inside it."""
     from tl_classifier.data.annotations import Problems
     from tl_classifier.data.frames import load_frames
     from tl_classifier.model.detection import Detection
-    from tl_classifier.params import Roi
+    from tl_classifier.params import SITE_ROI
     from tl_classifier.states import State
 
-    hood = Roi.parse("0,0,1,0.65")
+    hood = SITE_ROI
+    launch = (ROOT / "launch/classify.launch").read_text()
+    assert f"'{SITE_ROI}' if str(arg('site'))" in launch  # classify.launch site:=true sets it
     lights = 0
     for name in ("car_overcast", "car_sunny"):
         for path in RECORDINGS[name]["data"].values():

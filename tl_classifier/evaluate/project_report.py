@@ -19,6 +19,7 @@ from tl_classifier.data.frames import load_frames
 from tl_classifier.evaluate.markdown import SUMMARY_HEADER, summary_rows, table
 from tl_classifier.evaluate.run import model_facts
 from tl_classifier.model.detection import GREEN_MARGIN
+from tl_classifier.params import Roi
 
 #: the repository this module is in: the report reads docs/heldout/ and bench/results/ there
 ROOT = Path(__file__).resolve().parents[2]
@@ -178,7 +179,7 @@ def _held_out_section(report_dir: str) -> list[str]:
         "",
         "For each real recording, a model trained on all the others (and the synthetic frames), evaluated on every "
         f"frame of the held-out one: the figure a user of a new track or camera can expect. {_loro_recipe(loro)} "
-        "From `docs/heldout/loro.json` (`make loro`, docs/leave_one_out.py).",
+        f"{_loro_regions(recs)}From `docs/heldout/loro.json` (`make loro`, docs/leave_one_out.py).",
         "",
         *table(["held out", "domain", "frames of", "RED read as GREEN", "RED missed", "state right"], rows),
         "",
@@ -208,6 +209,15 @@ def _loro_recipe(loro: dict) -> str:
         return f"Recipe and schedule: the shipped model's (`{loro['settings']}`)."
     theirs = ", ".join(f"{k} {shipped.get(k)}" for k in differ)
     return f"Recipe: the shipped model's, on another schedule (`{loro['settings']}`; the shipped model: {theirs})."
+
+
+def _loro_regions(recs: list[dict]) -> str:
+    """The regions of interest the held-out recordings were evaluated with, where not the whole frame."""
+    parts = [f"`{r['recording']}` with `roi` {r['roi']}" for r in recs if r.get("roi", str(Roi())) != str(Roi())]
+    if not parts:
+        return ""
+    return (f"Evaluated as the node is launched for each: {', '.join(parts)} (`site:=true`: the car's hood left out, "
+            "docs/node.md), the others on the whole frame. ")  # fmt: skip
 
 
 def _by_light_size(recs: list[dict]) -> list[str]:
