@@ -3,17 +3,20 @@
 
 Arguments: ``--topic`` where the launch file must listen, ``--size WxH`` of
 the frames sent (the real sim frames are scaled to the car camera's size for
-``site:=true``).
+``site:=true``), ``--roi`` the region of interest the launch file must give the node
+(the frames are scaled into it, as a camera that sees its car's hood below them).
 """
 
 import argparse
 import unittest
 
 import cv2
+import numpy as np
 import rospy
 import rostest
 from sensor_msgs.msg import Image
 
+from tl_classifier.params import Roi
 from tl_classifier.ros.convert import rgb_to_image
 from tl_classifier.states import State
 from tl_classifier.testing.realdata import sim_frames
@@ -22,6 +25,7 @@ from tl_classifier.testing.rostest import StateListener, send, wait_for_subscrib
 PARSER = argparse.ArgumentParser()
 PARSER.add_argument("--topic", default="/image_color")
 PARSER.add_argument("--size", default="800x600")
+PARSER.add_argument("--roi", default=str(Roi()))
 ARGS = PARSER.parse_args([])
 
 
@@ -29,6 +33,9 @@ class TestClassifyLaunch(unittest.TestCase):
     def test_states_follow_the_light(self):
         rospy.init_node("test_classify_launch")
         width, height = (int(v) for v in ARGS.size.split("x"))
+        roi = Roi.parse(ARGS.roi)
+        self.assertEqual(Roi.parse(rospy.get_param("/tl_classifier/roi")), roi)  # what the launch file gives the node
+        top = int(roi.y_max * height)  # the frame above the hood; below it, a dark hood
         frames = sim_frames()
         listener = StateListener()
         pub = rospy.Publisher(ARGS.topic, Image, queue_size=1)
@@ -36,7 +43,9 @@ class TestClassifyLaunch(unittest.TestCase):
         published = []
         for colour in ("unknown", "red", "green", "yellow", "red"):
             for rgb in frames[colour][:4]:
-                msg = rgb_to_image(cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA), "bgr8")
+                frame = np.zeros((height, width, 3), np.uint8)
+                frame[:top] = cv2.resize(rgb, (width, top), interpolation=cv2.INTER_AREA)
+                msg = rgb_to_image(frame, "bgr8")
                 out = send(pub, msg, listener)
                 self.assertEqual(State(out.raw_state), State[colour.upper()])
                 published.append(State(out.state))
