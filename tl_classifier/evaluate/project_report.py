@@ -426,10 +426,11 @@ def build(metrics: dict, report_dir: str) -> str:
         "GREEN from RED; what is left there are lamps too small or too pale to propose. A larger input, mosaic images "
         "and a wider zoom-out did not find the far lights; a second detector pass on 2x2 tiles turned 10 of 49 wrong "
         "frames right on a sample of one simulator drive, at five detector passes per frame. Labelled lights of other "
-        "frames pasted into the detector's training images at far-light sizes (`train builtin --paste`) found many more of them "
-        "held out, on the shorter schedule, but once read a white sticker as GREEN beside a RED light "
-        "(docs/training.md): the next recipe to measure on every recording. More labelled recordings, or a backbone "
-        "pretrained on more than these recordings, are what is left to try.",
+        "frames pasted into the detector's training images at far-light sizes (`train builtin --paste`), on the "
+        "shipped schedule, held out: 95.0 % of the car's frames right (the goal) and dominikma 350 -> 373 of 480, no "
+        "RED read as GREEN (docs/training.md): the next recipe, once the other two simulator drives are held out with "
+        "it. More labelled recordings, or a backbone pretrained on more than these recordings, are what is left to "
+        "try.",
         "- **Retrain for a new place**: add your labelled frames to the training records (`create_tf_record`) and "
         "repeat `make default-model`, which trains, picks the score threshold on the validation frames and rewrites "
         "this report. With the Object Detection API installed, `train configure` / `train run` do the same for the "
