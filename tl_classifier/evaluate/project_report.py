@@ -428,7 +428,7 @@ def build(metrics: dict, report_dir: str) -> str:
         "frames right on a sample of one simulator drive, at five detector passes per frame. Labelled lights of other "
         "frames pasted into the detector's training images at far-light sizes (`train builtin --paste`), on the "
         "shipped schedule, held out: 95.0 % of the car's frames right (the goal) and dominikma 350 -> 373 of 480, no "
-        "RED read as GREEN (docs/training.md): the next recipe, once the other two simulator drives are held out with "
+        "RED read as GREEN (docs/training.md): the next recipe, once the last simulator drive is held out with "
         "it. More labelled recordings, or a backbone pretrained on more than these recordings, are what is left to "
         "try.",
         "- **Retrain for a new place**: add your labelled frames to the training records (`create_tf_record`) and "
