@@ -39,33 +39,31 @@ DetectFn = Callable[[Any], dict[str, Any]]
 CropFn = Callable[[Any, Any], dict[str, Any]]
 
 
-def frozen_graph_def(detect: DetectFn) -> Any:
-    """Trace ``detect`` and return a frozen ``GraphDef`` with the OD API's tensor names."""
+def _freeze(fn: Callable[..., dict[str, Any]], signature: list[Any], outputs: tuple[str, ...]) -> Any:
+    """Trace ``fn`` for ``signature`` and return a frozen ``GraphDef`` whose outputs are named ``outputs``."""
     tf = import_tensorflow()
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="image_tensor")])
-    def serve(image_tensor: Any) -> dict[str, Any]:
-        out = detect(image_tensor)
-        return {n: tf.identity(out[n], name=n) for n in OUTPUT_NAMES}
+    @tf.function(input_signature=signature)
+    def serve(*inputs: Any) -> dict[str, Any]:
+        out = fn(*inputs)
+        return {n: tf.identity(out[n], name=n) for n in outputs}
 
     frozen = convert_variables_to_constants_v2(serve.get_concrete_function())
     return frozen.graph.as_graph_def()
+
+
+def frozen_graph_def(detect: DetectFn) -> Any:
+    """Trace ``detect`` and return a frozen ``GraphDef`` with the OD API's tensor names."""
+    tf = import_tensorflow()
+    return _freeze(detect, [tf.TensorSpec([None, None, None, 3], tf.uint8, name="image_tensor")], OUTPUT_NAMES)
 
 
 def frozen_crop_graph_def(classify: CropFn) -> Any:
     """Trace a crop classifier and return a frozen ``GraphDef`` with :class:`tl_classifier.fields.CropFields`' names."""
     tf = import_tensorflow()
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
-
-    @tf.function(input_signature=[tf.TensorSpec([1, None, None, 3], tf.uint8, name=C.image),
-                                  tf.TensorSpec([None, 4], tf.float32, name=C.boxes)])  # fmt: skip
-    def serve(image: Any, boxes: Any) -> dict[str, Any]:
-        out = classify(image, boxes)
-        return {n: tf.identity(out[n], name=n) for n in C.OUTPUTS}
-
-    frozen = convert_variables_to_constants_v2(serve.get_concrete_function())
-    return frozen.graph.as_graph_def()
+    signature = [tf.TensorSpec([1, None, None, 3], tf.uint8, name=C.image), tf.TensorSpec([None, 4], tf.float32, name=C.boxes)]
+    return _freeze(classify, signature, C.OUTPUTS)
 
 
 class _Exported:
