@@ -123,7 +123,6 @@ def write(path: Path, mine: dict[str, dict]) -> list[dict]:
     out = {
         "what": "each real recording evaluated by a model trained without it (leave one recording out)",
         "settings": " ".join(SETTINGS),
-        "default_model_settings": "the same recipe with --epochs 40 --classifier_epochs 12 (Makefile TRAIN_SETTINGS)",
         "date": time.strftime("%Y-%m-%d"),
         "recordings": ordered,
     }

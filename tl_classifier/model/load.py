@@ -15,6 +15,7 @@ Class ids count from 1 and are named by a ``label_map.pbtxt``.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable
@@ -165,23 +166,26 @@ class DetectionModel:
         if self._crops is None:
             return []
         height, width = rgb.shape[:2]
-        proposals = lamp_proposals(rgb)
-        if not proposals:
+        # each proposal as a detection of its lamp's state, in pixels; those centred outside the region are not read
+        found = [
+            (p, Detection(p.state, "", 0, 0.0, int(round(p.box[1] * width)), int(round(p.box[0] * height)),
+                          int(round(p.box[3] * width)), int(round(p.box[2] * height))))
+            for p in lamp_proposals(rgb)
+        ]  # fmt: skip
+        if roi is not None and not roi.whole:
+            found = [(p, d) for p, d in found if roi.contains(d, width, height)]
+        if not found:
             return []
         tf = self._tf
         with tf.device(self.device):
             ids, probs = self._crops(tf.convert_to_tensor(rgb[np.newaxis]),
-                                     tf.constant([p.box for p in proposals], tf.float32))  # fmt: skip
-        dets = []
-        for p, cls, prob in zip(proposals, np.asarray(ids).astype(np.int64), np.asarray(probs), strict=True):
-            if self.label_map.state(int(cls)) != p.state or prob < MIN_PROBABILITY:
-                continue
-            ymin, xmin, ymax, xmax = p.box
-            d = Detection(p.state, f"{self.label_map.name(int(cls))} (lamp)", int(cls), float(prob) * OBJECTNESS,
-                          int(round(xmin * width)), int(round(ymin * height)),
-                          int(round(xmax * width)), int(round(ymax * height)))  # fmt: skip
-            if roi is None or roi.whole or roi.contains(d, width, height):
-                dets.append(d)
+                                     tf.constant([p.box for p, _ in found], tf.float32))  # fmt: skip
+        dets = [
+            dataclasses.replace(d, label=f"{self.label_map.name(int(cls))} (lamp)", class_id=int(cls),
+                                score=float(prob) * OBJECTNESS)
+            for (_, d), cls, prob in zip(found, np.asarray(ids).astype(np.int64), np.asarray(probs), strict=True)
+            if self.label_map.state(int(cls)) == d.state and prob >= MIN_PROBABILITY
+        ]  # fmt: skip
         return check_colours(rgb, dets)
 
     def warm_up(self, width: int = 800, height: int = 600, runs: int = 2) -> float:
