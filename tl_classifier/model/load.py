@@ -233,15 +233,8 @@ def _load_frozen(p: Path, tf: Any) -> Callable[[Any], Any]:
             p,
         )
 
-    def _import() -> None:
-        tf.compat.v1.import_graph_def(graph_def, name="")
-
     try:
-        wrapped = tf.compat.v1.wrap_function(_import, [])
-        fn = wrapped.prune(
-            feeds=wrapped.graph.get_tensor_by_name(INPUT_TENSOR),
-            fetches=[wrapped.graph.get_tensor_by_name(f"{n}:0") for n in OUTPUT_NAMES],
-        )
+        fn = _pruned(graph_def, tf, [INPUT_TENSOR], [f"{n}:0" for n in OUTPUT_NAMES])
     except (ValueError, TypeError, tf.errors.OpError) as err:
         raise ModelError(
             f"cannot be loaded by TensorFlow {tf.__version__} ({first_line(err)}); "
@@ -249,6 +242,17 @@ def _load_frozen(p: Path, tf: Any) -> Callable[[Any], Any]:
             p,
         ) from err
     return fn
+
+
+def _pruned(graph_def: Any, tf: Any, feeds: list[str], fetches: list[str]) -> Callable[..., Any]:
+    """A frozen graph imported into a TF2 function that takes the tensors ``feeds`` (in order) and returns ``fetches``.
+
+    :raises KeyError, ValueError, TypeError, tf.errors.OpError: as TensorFlow raises them (a tensor the graph lacks, an
+        op this TensorFlow lacks); the callers say which file.
+    """
+    wrapped = tf.compat.v1.wrap_function(lambda: tf.compat.v1.import_graph_def(graph_def, name=""), [])
+    get = wrapped.graph.get_tensor_by_name
+    return wrapped.prune(feeds=[get(n) for n in feeds], fetches=[get(n) for n in fetches])
 
 
 def _load_saved_model(path: Path, tf: Any) -> Callable[[Any], Any]:
@@ -320,9 +324,7 @@ def _load_crop_classifier(p: Path, tf: Any) -> Callable[[Any, Any], Any]:
     graph_def = tf.compat.v1.GraphDef()
     try:
         graph_def.ParseFromString(p.read_bytes())
-        wrapped = tf.compat.v1.wrap_function(lambda: tf.compat.v1.import_graph_def(graph_def, name=""), [])
-        get = wrapped.graph.get_tensor_by_name
-        return wrapped.prune(feeds=[get(f"{C.image}:0"), get(f"{C.boxes}:0")], fetches=[get(f"{n}:0") for n in C.OUTPUTS])
+        return _pruned(graph_def, tf, [f"{C.image}:0", f"{C.boxes}:0"], [f"{n}:0" for n in C.OUTPUTS])
     except Exception as err:  # protobuf's DecodeError, a missing tensor (KeyError/ValueError), an op TF lacks
         raise ModelError(f"is not a crop classifier graph ({first_line(err)})", p) from err
 
