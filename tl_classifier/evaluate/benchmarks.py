@@ -226,7 +226,10 @@ def build() -> str:
         "Speed is measured here, never in tests: each benchmark runs its anchor and this package's code in one run and "
         "writes its figures to `bench/results/NAME.json`. Rerun one with `./env.sh bench/NAME`, then `make benchmarks` "
         "(and `make report`, which quotes node_latency). Figures from different machines are not comparable; each "
-        "section names its machine. No GPU figure exists yet: no GPU machine ran these.",
+        "section names its machine. No GPU figure exists yet. The one GPU machine lent to this project's work so far (an "
+        "NVIDIA H200, 2026-11-27) could not run this package's TensorFlow: its image holds none, nothing can be "
+        "installed there from a package index, and TensorFlow with its CUDA libraries (the CPU-only wheel alone is "
+        "261 MiB) is far over the 64 MiB that can be carried to it.",
         "",
     ]
     for name, title, render, intro in SECTIONS:
