@@ -13,6 +13,9 @@ runs on every labelled light of that recording, and each light is counted three 
   detector's, tells the light's state (the two-stage rule, :func:`tl_classifier.train.crops.classify_crops`);
 * **right as detected**: the detection that overlaps the light best says its state.
 
+Each model runs as ``make loro`` evaluates it (as the node runs with ``site:=true`` on a car recording: the car's hood
+left out, :data:`tl_classifier.params.SITE_ROI`; on the whole frame in the simulator).
+
 Besides: the share of the detected boxes (found or misplaced) whose centre sits higher than the light's by more
 than half a lamp (a sixth of its height), and the wrong frames whose state came from a detection on no labelled light
 (frames whose lights are labelled by box: not those sorted into state folders).
@@ -37,6 +40,7 @@ from tl_classifier.data.annotations import Problems, iou_matrix
 from tl_classifier.data.frames import load_frames
 from tl_classifier.fields import DetectionFields as D
 from tl_classifier.files import atomic_output
+from tl_classifier.params import SITE_ROI, Roi
 from tl_classifier.states import State, state_from_label
 from tl_classifier.testing.realdata import RECORDINGS, SIZE_BINS, size_bin
 
@@ -71,6 +75,7 @@ def probe_recording(name: str, loro: Path) -> dict:
     detector.load_weights(str(work / "detector.weights.h5"))
     find = tf.function(detector_fn(detector, spec, min_score=model.score_threshold))  # the first stage alone
     rows = {label: _empty() for *_, label in SIZE_BINS}
+    roi = SITE_ROI if RECORDINGS[name]["domain"] == "car" else None  # as docs/leave_one_out.py evaluates it
     frames = [
         f for p in RECORDINGS[name]["data"].values() for f in load_frames(Path(p), Problems(out=lambda _: None), unlabelled=True)
     ]
@@ -80,7 +85,7 @@ def probe_recording(name: str, loro: Path) -> dict:
         lights = [b for b in frame.boxes if state_from_label(b.label) in STATES]
         rgb = frame.rgb()
         h, w = rgb.shape[:2]
-        result = model.detect(rgb)
+        result = model.detect(rgb, roi=roi)
         dets = result.detections
         found = np.array([[d.ymin / h, d.xmin / w, d.ymax / h, d.xmax / w] for d in dets], np.float32).reshape(-1, 4)
         truth = np.array([[b.ymin / h, b.xmin / w, b.ymax / h, b.xmax / w] for b in lights], np.float32).reshape(-1, 4)
@@ -117,6 +122,7 @@ def probe_recording(name: str, loro: Path) -> dict:
         for k in total:
             total[k] += row[k]
     return {"recording": name, "domain": RECORDINGS[name]["domain"], "model": os.path.relpath(loro / name / "model", ROOT),
+            "roi": str(roi or Roi()),
             "all": total, **counts, "boxes_high": round(float(np.mean(np.array(shifts) < -HALF_A_LAMP)), 3) if shifts else 0.0,
             "by_light_width": [{"width": k, **v} for k, v in rows.items() if v["lights"]]}  # fmt: skip
 
