@@ -42,7 +42,7 @@ VALIDATION = ["racers_sim_val", "racers_real_val"]  #: choose the score threshol
 #: The default model's recipe and schedule (Makefile TRAIN_SETTINGS); --short: 15 and 8 epochs, as before 2026-11-26.
 SETTINGS = [
     "--two_stage", "--input_size", "512x384", "--epochs", "40", "--steps_per_epoch", "60", "--batch_size", "8",
-    "--learning_rate", "2e-3", "--seed", "0", "--classifier_epochs", "12",
+    "--learning_rate", "2e-3", "--seed", "0", "--classifier_epochs", "12", "--paste", "0.5",
 ]  # fmt: skip
 
 
@@ -143,7 +143,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--mosaic", help="an experiment: the share of mosaic training images (train builtin --mosaic); "
                    "with --tag")  # fmt: skip
     p.add_argument("--paste", help="an experiment: the share of training images with far lights pasted in (train builtin "
-                   "--paste); with --tag")  # fmt: skip
+                   "--paste; the recipe's is 0.5); with --tag")  # fmt: skip
     p.add_argument("--short", action="store_true", help="an experiment: the shorter schedule the held-out table "
                    "used before (--epochs 15 --classifier_epochs 8, not the shipped 40 and 12); default tag: short")  # fmt: skip
     p.add_argument("--tag", help="an experiment with the code as it is now (another augmentation, say): its work in "
@@ -158,7 +158,7 @@ def main(argv: list[str]) -> int:
     if a.paste:
         if not a.tag:
             raise SystemExit("leave_one_out: --paste is an experiment: give it a --tag")
-        SETTINGS.extend(["--paste", a.paste])
+        SETTINGS[SETTINGS.index("--paste") + 1] = a.paste
     if a.short:
         SETTINGS[SETTINGS.index("--epochs") + 1] = "15"
         SETTINGS[SETTINGS.index("--classifier_epochs") + 1] = "8"

@@ -5,7 +5,8 @@ cheap signal that no recording changes much: a red lamp is red in the simulator,
 under clouds and (orange-red) in the sun.  A model may learn something else
 (where the light hangs, its housing, the scene), so its GREEN is checked against
 the lamp: a light called GREEN whose lit pixels are clearly red, whose brightest
-lamp is the top one, or that shows no green glow at all, is not trusted.
+lamp is the top one, or that shows no green glow at all, is not trusted; nor is a YELLOW
+whose glowing pixels are clearly green.
 It becomes UNKNOWN (it is kept, shown, and never decides the frame's state;
 :func:`tl_classifier.model.detection.decide_state`), so it can never make the car go.
 
