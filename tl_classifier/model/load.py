@@ -39,7 +39,7 @@ from tl_classifier.fields import DetectionFields as D
 from tl_classifier.files import require_file
 from tl_classifier.model.detection import Detection, FrameResult, decide_state
 from tl_classifier.model.lamp import check_colours
-from tl_classifier.model.proposals import MIN_PROBABILITY, OBJECTNESS, lamp_proposals
+from tl_classifier.model.proposals import MIN_PROBABILITY, OBJECTNESS, PROPOSAL_THRESHOLD, lamp_proposals
 from tl_classifier.params import Roi
 from tl_classifier.states import State
 from tl_classifier.tf_setup import import_tensorflow
@@ -150,7 +150,7 @@ class DetectionModel:
         state, confidence = decide_state(dets, score_threshold)
         if state == State.UNKNOWN and rgb is not None and self.lamp_proposals:
             lamps = self.lamp_detections(rgb, roi)
-            state, confidence = decide_state(lamps, score_threshold)
+            state, confidence = decide_state(lamps, PROPOSAL_THRESHOLD)  # judged by the classifier, not the threshold
             dets = sorted(dets + lamps, key=lambda d: -d.score)
         return FrameResult(state, confidence, tuple(dets), inference_time)
 
