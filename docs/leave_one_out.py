@@ -28,8 +28,7 @@ from pathlib import Path
 
 from tl_classifier.data.annotations import Problems
 from tl_classifier.data.frames import load_frames
-from tl_classifier.params import SITE_ROI, Roi
-from tl_classifier.testing.realdata import RECORDINGS, SIZE_BINS, size_bin
+from tl_classifier.testing.realdata import RECORDINGS, SIZE_BINS, launch_roi, size_bin
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDS = ROOT / ".ws" / "default_model"  # make default-model-data
@@ -84,7 +83,7 @@ def held_out(name: str, spec: dict) -> dict:
     # the threshold again with today's decision code (a model trained earlier chose it with the code of its day)
     run([str(ROOT / "scripts" / "train"), "threshold", "--model", str(model), "--val_record", *val], log)
     data = [f"--data={s}={p}" for s, p in spec["data"].items()]
-    roi = str(SITE_ROI if spec["domain"] == "car" else Roi())  # as classify.launch site:=true / false sets it
+    roi = str(launch_roi(name))  # as classify.launch site:=true / false sets it
     run([str(ROOT / "scripts" / "evaluate"), f"--model=without_{name}={model}", *data,
          f"--group={name}={','.join(spec['data'])}", "--include_unlabelled", "--roi", roi, "--out", str(work / "eval"),
          "--overwrite", "--no_progress"], log)  # fmt: skip

@@ -40,9 +40,8 @@ from tl_classifier.data.annotations import Problems, iou_matrix
 from tl_classifier.data.frames import load_frames
 from tl_classifier.fields import DetectionFields as D
 from tl_classifier.files import atomic_output
-from tl_classifier.params import SITE_ROI, Roi
 from tl_classifier.states import State, state_from_label
-from tl_classifier.testing.realdata import RECORDINGS, SIZE_BINS, size_bin
+from tl_classifier.testing.realdata import RECORDINGS, SIZE_BINS, launch_roi, size_bin
 
 ROOT = Path(__file__).resolve().parent.parent
 FOUND_IOU, TOUCHED_IOU = 0.5, 0.1
@@ -75,7 +74,7 @@ def probe_recording(name: str, loro: Path) -> dict:
     detector.load_weights(str(work / "detector.weights.h5"))
     find = tf.function(detector_fn(detector, spec, min_score=model.score_threshold))  # the first stage alone
     rows = {label: _empty() for *_, label in SIZE_BINS}
-    roi = SITE_ROI if RECORDINGS[name]["domain"] == "car" else None  # as docs/leave_one_out.py evaluates it
+    roi = launch_roi(name)  # as docs/leave_one_out.py evaluates it
     frames = [
         f for p in RECORDINGS[name]["data"].values() for f in load_frames(Path(p), Problems(out=lambda _: None), unlabelled=True)
     ]
@@ -122,7 +121,7 @@ def probe_recording(name: str, loro: Path) -> dict:
         for k in total:
             total[k] += row[k]
     return {"recording": name, "domain": RECORDINGS[name]["domain"], "model": os.path.relpath(loro / name / "model", ROOT),
-            "roi": str(roi or Roi()),
+            "roi": str(roi),
             "all": total, **counts, "boxes_high": round(float(np.mean(np.array(shifts) < -HALF_A_LAMP)), 3) if shifts else 0.0,
             "by_light_width": [{"width": k, **v} for k, v in rows.items() if v["lights"]]}  # fmt: skip
 

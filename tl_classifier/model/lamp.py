@@ -68,6 +68,8 @@ GREEN_LAMP_HUES = ((45, 100),)
 WARM_HUES = ((0, 35), (160, 179))
 #: The label a YELLOW over a green lamp gets.
 GREEN_LAMP = "unknown (lamp looks green)"
+#: The states checked against the lamp (a RED never is); only their boxes' colours are counted.
+CHECKED = (State.GREEN, State.YELLOW)
 #: The label a GREEN without a green lamp gets.
 NO_GREEN_LAMP = "unknown (no green lamp)"
 #: A GREEN's lit lamp is the bottom one: a GREEN whose box is brightest at the top lamp's place (the middle of the
@@ -159,11 +161,10 @@ def looks_green(colour: LampColour) -> bool:
 
 
 def _distrust(state: State, colour: LampColour) -> str | None:
-    """Why a light's ``state`` is not trusted over its lamp (the label it gets), or None: RED is never checked."""
+    """Why a light's ``state`` (one of :data:`CHECKED`) is not trusted over its lamp (the label it gets), or None."""
     if state == State.YELLOW:
         return GREEN_LAMP if looks_green(colour) else None
-    if state != State.GREEN:
-        return None
+    # a GREEN
     if looks_red(colour):
         return CONTRADICTED
     if colour.top_brightest:
@@ -174,7 +175,7 @@ def _distrust(state: State, colour: LampColour) -> str | None:
 def contradicts(state: State, colour: LampColour) -> bool:
     """Whether a light's ``state`` contradicts its lamp: GREEN over clearly red lamps, lit at the top, or with no green
     glow; YELLOW over a clearly green lamp."""
-    return _distrust(state, colour) is not None
+    return state in CHECKED and _distrust(state, colour) is not None
 
 
 def check_colours(rgb: np.ndarray, detections: Sequence[Detection]) -> list[Detection]:
@@ -185,7 +186,7 @@ def check_colours(rgb: np.ndarray, detections: Sequence[Detection]) -> list[Dete
     """
     out = []
     for d in detections:
-        why = _distrust(d.state, lamp_colour(rgb, d)) if d.state in (State.GREEN, State.YELLOW) else None
+        why = _distrust(d.state, lamp_colour(rgb, d)) if d.state in CHECKED else None
         if why is not None:
             d = dataclasses.replace(d, state=State.UNKNOWN, label=why)
         out.append(d)

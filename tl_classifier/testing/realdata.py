@@ -8,6 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from tl_classifier.params import SITE_ROI, Roi
+
 _ROOT = Path(__file__).resolve().parents[2]  #: the repository
 REALDATA = Path(os.environ.get("TL_REALDATA", _ROOT.parent / "shared" / "realdata"))
 if not REALDATA.is_dir():  # run from the catkin workspace's link folder
@@ -92,6 +94,13 @@ RECORDINGS: dict[str, dict] = {
         "data": {"dominikma": REALDATA / "dominikma" / "vott-json-export" / "SimData-export.json"},
     },
 }
+
+
+def launch_roi(recording: str) -> Roi:
+    """The region of interest ``classify.launch`` gives the node for a recording of :data:`RECORDINGS`: ``site:=true``'s
+    :data:`~tl_classifier.params.SITE_ROI` on the car (its hood left out), the whole frame in the simulator."""
+    return SITE_ROI if RECORDINGS[recording]["domain"] == "car" else Roi()
+
 
 #: Lights grouped by width in the frame's own pixels (the widest of a frame, or each light): far lights
 #: are what a held-out model misses (docs/leave_one_out.py, docs/probe_stages.py).
