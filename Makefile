@@ -126,7 +126,7 @@ REALDATA ?= ../shared/realdata
 RACERS := $(REALDATA)/ros-racers/tl_classification
 SDCND := $(REALDATA)/dataset-sdcnd-capstone
 TD := $(WS)/default_model
-TRAIN_SETTINGS := --two_stage --input_size 512x384 --epochs 40 --steps_per_epoch 60 --batch_size 8 --learning_rate 2e-3 --seed 0 --paste 0.5
+TRAIN_SETTINGS := --two_stage --input_size 512x384 --epochs 40 --steps_per_epoch 60 --batch_size 8 --learning_rate 2e-3 --seed 0 --paste 0.5 --second_look 640x480
 RECORD = ./env.sh rosrun tl_classifier create_tf_record --no_progress --label_map_path=$(TD)/label_map.pbtxt --label_mapping=states --overwrite
 
 # One record per source (and its summary, .record.json), from the real data and synthetic frames.

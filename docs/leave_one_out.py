@@ -41,7 +41,7 @@ VALIDATION = ["racers_sim_val", "racers_real_val"]  #: choose the score threshol
 #: The default model's recipe and schedule (Makefile TRAIN_SETTINGS); --short: 15 and 8 epochs, as before 2026-11-26.
 SETTINGS = [
     "--two_stage", "--input_size", "512x384", "--epochs", "40", "--steps_per_epoch", "60", "--batch_size", "8",
-    "--learning_rate", "2e-3", "--seed", "0", "--classifier_epochs", "12", "--paste", "0.5",
+    "--learning_rate", "2e-3", "--seed", "0", "--classifier_epochs", "12", "--paste", "0.5", "--second_look", "640x480",
 ]  # fmt: skip
 
 

@@ -194,12 +194,16 @@ def test_a_region_of_interest_drops_lights_as_the_node_does(tmp_path: Path, real
     assert len(err) == 1 and "region of interest" in err[0] and not (tmp_path / "bad").exists()
 
 
-def test_lamp_proposals_can_be_turned_off_as_in_the_node(tmp_path: Path, realdata: Path):
-    """--no_lamp_proposals (the node's ~lamp_proposals false) is recorded and said in report.md."""
+@pytest.mark.parametrize(
+    ("option", "key", "said"),
+    [("--no_lamp_proposals", "lamp_proposals", "Lamp proposals off"), ("--no_second_look", "second_look", "Second look off")],
+)
+def test_the_fallbacks_can_be_turned_off_as_in_the_node(tmp_path: Path, realdata: Path, option: str, key: str, said: str):
+    """--no_lamp_proposals and --no_second_look (the node's ~lamp_proposals, ~second_look false): recorded, said in report.md."""
     base = ["--model", f"default={ROOT / 'models/default'}", "--data", f"sim_val={SIM_VAL}", "--no_progress"]
     assert evaluate([*base, "--out", str(tmp_path / "on")]) == 0
-    assert evaluate([*base, "--out", str(tmp_path / "off"), "--no_lamp_proposals"]) == 0
+    assert evaluate([*base, "--out", str(tmp_path / "off"), option]) == 0
     on, off = (json.loads((tmp_path / d / "metrics.json").read_text()) for d in ("on", "off"))
-    assert (on["lamp_proposals"], off["lamp_proposals"]) == (True, False)
-    assert "Lamp proposals off" in (tmp_path / "off/report.md").read_text()
-    assert "Lamp proposals off" not in (tmp_path / "on/report.md").read_text()
+    assert (on[key], off[key]) == (True, False)
+    assert said in (tmp_path / "off/report.md").read_text()
+    assert said not in (tmp_path / "on/report.md").read_text()

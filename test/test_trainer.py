@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from tl_classifier.errors import TLClassifierError
+from tl_classifier.fields import SECOND_LOOK_NAME
 from tl_classifier.model.load import load_model
 from tl_classifier.tf_setup import import_tensorflow
 from tl_classifier.train.builtin import SETTINGS_NAME, BuiltinOptions, check_same_training
@@ -149,6 +150,12 @@ def test_missing_record_and_offline_pretrained(tiny_records: Path, tmp_path: Pat
     assert done.returncode == 1 and done.stderr.count("\n") == 1 and "/nope.record" in done.stderr
     done = builtin(tiny_records, tmp_path, "--pretrained=/no/weights.h5")
     assert done.returncode == 1 and "/no/weights.h5" in done.stderr.splitlines()[-1]
+    for extra, said in (
+        (["--two_stage", "--second_look=200x100"], "--second_look 200x100: width and height must be"),
+        (["--second_look=192x128"], "--second_look runs the detector and its crop classifier again"),
+    ):
+        done = builtin(tiny_records, tmp_path, *extra)
+        assert done.returncode == 1 and done.stderr.count("\n") == 1 and said in done.stderr, done.stderr[-2000:]
 
 
 def test_two_stage_training_end_to_end_and_threshold_again(tiny_records: Path, tmp_path: Path):
@@ -167,9 +174,13 @@ def test_two_stage_training_end_to_end_and_threshold_again(tiny_records: Path, t
     assert saved and not [n for n in saved if "optimizer" in n], "the SavedModel holds the networks' weights only"
     assert load_model(tmp_path / "model/saved_model").raw(np.zeros((60, 80, 3), np.uint8))[1].shape[0] <= 20
     # rerun after an interruption: finished stages are loaded, not trained again
+    # ... and a second look is not a training setting: the finished training exports again with one
+    assert not (tmp_path / "model" / SECOND_LOOK_NAME).exists()
     again = builtin(tiny_records, tmp_path, "--two_stage", "--classifier_epochs=1", "--classifier_steps=2", "--paste=0.5",
-                    "--overwrite")  # fmt: skip
+                    "--overwrite", "--second_look=192x128")  # fmt: skip
     assert again.returncode == 0 and "was trained already" in again.stdout
+    assert load_model(tmp_path / "model").second_look
+    assert json.loads((tmp_path / "model/model.json").read_text())["second_look"]["input_size"] == "192x128"
     # ... but not with other settings: the finished detector of 96x64 would be taken for one of 128x96
     other = builtin(tiny_records, tmp_path, "--two_stage", "--classifier_epochs=1", "--classifier_steps=2", "--overwrite",
                     "--paste=0.5", "--input_size=128x96")  # fmt: skip

@@ -44,6 +44,9 @@ LABEL_MAP_NAME = "label_map.pbtxt"
 MODEL_INFO_NAME = "model.json"  #: optional, beside the model
 #: optional, beside a two-stage model's frozen graph: its crop classifier alone (tl_classifier.model.proposals)
 CROP_CLASSIFIER_NAME = "crop_classifier.pb"
+#: optional, beside a two-stage model's frozen graph: the same two stages on a larger detector input, run where the
+#: first look decides nothing (the second look, tl_classifier.model.load.DetectionModel.result)
+SECOND_LOOK_NAME = "second_look.pb"
 
 
 class CropFields:

@@ -89,6 +89,7 @@ class NodeParams:
     score_threshold: float = -1.0  #: detections below it are ignored; -1: the model's own (model.json) or 0.5
     roi: str = str(Roi())  #: region of interest x_min,y_min,x_max,y_max (fractions): detections centred outside are ignored
     lamp_proposals: bool = True  #: a two-stage model's lit lamps propose lights where its detector decides nothing
+    second_look: bool = True  #: a two-stage model's second look (a larger detector input) runs where the first decides nothing
     state_count_threshold: int = 3  #: frames in a row before a new state is published
     red_count_threshold: int = 1  #: frames in a row before RED is published
     unknown_count_threshold: int = 6  #: frames in a row before UNKNOWN replaces a known state

@@ -31,6 +31,11 @@ def parser() -> argparse.ArgumentParser:
         "--lamp_proposals", type=int, choices=(0, 1), default=int(d.lamp_proposals),
         help="1: lit lamps propose lights where a two-stage model's detector decides nothing, as classify.launch's",
     )  # fmt: skip
+    p.add_argument(
+        "--second_look", type=int, choices=(0, 1), default=int(d.second_look),
+        help="1: a two-stage model looks again on a larger input where its first look decides nothing, as "
+        "classify.launch's",
+    )  # fmt: skip
     p.add_argument("--state_count_threshold", type=int, default=d.state_count_threshold)
     p.add_argument("--red_count_threshold", type=int, default=d.red_count_threshold)
     p.add_argument("--unknown_count_threshold", type=int, default=d.unknown_count_threshold)
@@ -61,6 +66,7 @@ def _main(argv: list[str]) -> int:
             "score_threshold": a.score_threshold,
             "roi": a.roi,
             "lamp_proposals": bool(a.lamp_proposals),
+            "second_look": bool(a.second_look),
             "state_count_threshold": a.state_count_threshold,
             "red_count_threshold": a.red_count_threshold,
             "unknown_count_threshold": a.unknown_count_threshold,

@@ -57,6 +57,11 @@ def parser() -> argparse.ArgumentParser:
         help="lit lamps do not propose lights where a two-stage model's detector decides nothing (the node's "
         "~lamp_proposals false)",
     )  # fmt: skip
+    p.add_argument(
+        "--no_second_look", action="store_true",
+        help="a two-stage model's second look (its networks on a larger input) does not run where its first look "
+        "decides nothing (the node's ~second_look false)",
+    )  # fmt: skip
     p.add_argument("--iou", type=float, default=0.5, help="IoU at which a detection finds a box (default: 0.5)")
     p.add_argument("--mistakes", type=int, default=6, help="frames in each strip of worst mistakes (default: 6)")
     p.add_argument("--device", default="auto", help="auto (a GPU if there is one), cpu, gpu or gpu:N (default: auto)")
@@ -96,6 +101,7 @@ def options(argv: list[str]) -> EvaluateOptions:
         score_threshold=a.score_threshold,
         roi=Roi.parse(a.roi),
         lamp_proposals=not a.no_lamp_proposals,
+        second_look=not a.no_second_look,
         iou=a.iou,
         mistakes=a.mistakes,
         device=a.device,

@@ -67,6 +67,10 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--classifier_steps", type=int, default=100, help="with --two_stage: steps of 128 crops (default: 100)")
     b.add_argument("--mosaic", type=float, default=0.0, help="share of training images made of four frames at half "
                    "size: far lights and mixed scenes (default: 0)")  # fmt: skip
+    b.add_argument("--second_look", default="", help="with --two_stage: WIDTHxHEIGHT of a second look, the same "
+                   "networks on a larger input, exported as second_look.pb and run where the first look decides "
+                   "nothing (far lights); not a training setting: a finished training exports again with it "
+                   "(default: none)")  # fmt: skip
     b.add_argument("--paste", type=float, default=0.0, help="with --two_stage: share of training images into which one "
                    "to three labelled lights of other frames are pasted at far-light sizes (default: 0)")  # fmt: skip
     b.add_argument("--no_progress", action="store_true")

@@ -35,13 +35,20 @@ def node_latency(b: dict) -> list[str]:
         f"Measured {b['date']} on {b['machine']}; model `{b['model']}`; frames: {b['frames']}.",
         "",
         f"Anchors: bare inference {a['median_ms']:.1f} ms median, {a['p99_ms']:.1f} ms p99 ({a['name']}); "
-        f"bare transport: {a.get('bare_transport', 'not measured in this run')}.",
+        f"bare transport: {a.get('bare_transport', 'not measured in this run')}."
+        + (
+            f" On a frame without a light (black), where every fallback runs: bare inference "
+            f"{a['without_a_light_median_ms']:.1f} ms median; the node's run on such frames (`node (no light)`) is "
+            "measured against it."
+            if "without_a_light_median_ms" in a
+            else ""
+        ),
         "",
     ]
     if b["runs"] and "target" in b["runs"][0]:
         rows = []
         for r in b["runs"]:
-            node = r["target"] == "node"
+            node = r["target"].startswith("node")
             rows.append([
                 r["publisher"], f"{r['rate_hz']:g} Hz", r["target"].replace("_", " "), r["frames_sent"], r["answers"],
                 _ms(r["latency_median_ms"]), _ms(r["latency_p99_ms"]),
@@ -65,6 +72,11 @@ def node_latency(b: dict) -> list[str]:
                     "transport + bare inference shows in the last column: the same model call is slower in the node than "
                     "alone, because on this machine's two cores it shares the CPU with the frame's transport (the "
                     "publisher serializing 4.5 MB, rospy's receiving thread reading it)."]  # fmt: skip
+            if any(k.startswith("second look") for k in b["worker_steps_ms"]):
+                out += ["", "A frame on which the first look decides nothing (no light in view, or a light too far "
+                        "for it) also pays the second look and the lamp proposals (docs/node.md steps 5 and 6): the "
+                        "last row is such a frame's whole model time, and `node (no light)` above its latency in the "
+                        "node."]  # fmt: skip
     else:  # the earlier layout: the node against bare inference only
         rows = [[f"{r['rate_hz']:g} Hz", r["frames_sent"], r["states_received"], r["frames_dropped"], _ms(r["latency_median_ms"]),
                  _ms(r["latency_p99_ms"]), f"{r['ratio_median_to_bare']:.2f}x", f"{r['p99_in_inference_periods']:.2f}"]

@@ -73,6 +73,9 @@ def render_markdown(m: dict) -> str:
     if not m.get("lamp_proposals", True):
         region += ["Lamp proposals off (`--no_lamp_proposals`, the node's `~lamp_proposals` false): a frame the "
                    "detector decides nothing on stays UNKNOWN.", ""]  # fmt: skip
+    if not m.get("second_look", True):
+        region += ["Second look off (`--no_second_look`, the node's `~second_look` false): a frame the first look "
+                   "decides nothing on is not looked at again on the larger input.", ""]  # fmt: skip
     out = ["# Evaluation report", "", f"Models: {models}.", "",
            f"Made {m['created']} on {m['machine']['description']}. Command: `{m['command']}`", "",
            METHOD.format(iou=m["iou_threshold"]), "", *region,

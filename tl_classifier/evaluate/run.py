@@ -94,6 +94,7 @@ class EvaluateOptions:
     score_threshold: float | None = None  #: for every model (default: each model's own)
     roi: Roi = field(default_factory=Roi)  #: detections centred outside it are dropped, as by the node's ``~roi``
     lamp_proposals: bool = True  #: lit lamps propose lights where a two-stage model's detector decides nothing
+    second_look: bool = True  #: a two-stage model's second look runs where its first decides nothing
     iou: float = 0.5
     mistakes: int = 6  #: frames in each strip of worst mistakes
     device: str = "auto"
@@ -177,6 +178,7 @@ def evaluate(options: EvaluateOptions) -> EvaluateResult:
         models = {name: load_model(path, label_map, device) for name, path in options.models.items()}
         for m in models.values():
             m.lamp_proposals = m.lamp_proposals and options.lamp_proposals
+            m.second_look = m.second_look and options.second_look
         thresholds = {
             n: m.score_threshold if options.score_threshold is None else options.score_threshold for n, m in models.items()
         }
@@ -194,6 +196,7 @@ def evaluate(options: EvaluateOptions) -> EvaluateResult:
             "iou_threshold": options.iou,
             "roi": str(options.roi),
             "lamp_proposals": options.lamp_proposals,
+            "second_look": options.second_look,
             "models": [
                 {
                     "name": n,

@@ -80,6 +80,7 @@ class FrameClassifier:
         )
         threshold = params.score_threshold if params.score_threshold >= 0 else None
         model.lamp_proposals = model.lamp_proposals and params.lamp_proposals  # only a model with a crop classifier has them
+        model.second_look = model.second_look and params.second_look  # only a model with a second_look.pb has one
         return cls(model, temporal, threshold, (params.warmup_width, params.warmup_height), Roi.parse(params.roi))
 
     def classify(self, rgb: np.ndarray, stamp: float | None = None) -> tuple[FrameResult, State]:

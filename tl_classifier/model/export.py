@@ -22,7 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from tl_classifier.data.label_map import LabelMap
-from tl_classifier.fields import CROP_CLASSIFIER_NAME, FROZEN_GRAPH_NAME, LABEL_MAP_NAME, MODEL_INFO_NAME, SAVED_MODEL_DIR
+from tl_classifier.fields import (
+    CROP_CLASSIFIER_NAME,
+    FROZEN_GRAPH_NAME,
+    LABEL_MAP_NAME,
+    MODEL_INFO_NAME,
+    SAVED_MODEL_DIR,
+    SECOND_LOOK_NAME,
+)  # fmt: skip
 from tl_classifier.fields import CropFields as C
 from tl_classifier.fields import DetectionFields as D
 from tl_classifier.files import atomic_output
@@ -92,6 +99,7 @@ def export_detector(
     overwrite: bool = False,
     info: dict[str, Any] | None = None,
     crop_classifier: CropFn | None = None,
+    second_look: DetectFn | None = None,
 ) -> Path:
     """Export ``detect`` as a frozen graph, a SavedModel and a label map in ``out_dir``.
 
@@ -102,6 +110,9 @@ def export_detector(
     :param info: written as ``model.json`` (e.g. ``{"score_threshold": 0.3}``, the model's operating point).
     :param crop_classifier: a two-stage model's second stage alone, written as ``crop_classifier.pb`` (a frozen
         graph) for the lamp proposals (:mod:`tl_classifier.model.proposals`).
+    :param second_look: the same detector on a larger input, written as ``second_look.pb`` (a frozen graph with the
+        OD API's tensor names), run where the first look decides nothing
+        (:meth:`~tl_classifier.model.load.DetectionModel.result`).
     :raises OutputExistsError: if ``out_dir`` exists and ``overwrite`` is false.
     """
     import json
@@ -118,6 +129,8 @@ def export_detector(
         if crop_classifier is not None:
             crops = frozen_crop_graph_def(crop_classifier)
             (tmp / CROP_CLASSIFIER_NAME).write_bytes(crops.SerializeToString(deterministic=True))
+        if second_look is not None:
+            (tmp / SECOND_LOOK_NAME).write_bytes(frozen_graph_def(second_look).SerializeToString(deterministic=True))
         if info:
             (tmp / MODEL_INFO_NAME).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     return out

@@ -33,11 +33,12 @@ from tl_classifier.fields import (
     LABEL_MAP_NAME,
     MODEL_INFO_NAME,
     SAVED_MODEL_DIR,
+    SECOND_LOOK_NAME,
 )
 from tl_classifier.fields import CropFields as C
 from tl_classifier.fields import DetectionFields as D
 from tl_classifier.files import require_file
-from tl_classifier.model.detection import Detection, FrameResult, decide_state
+from tl_classifier.model.detection import SECOND_LOOK_MIN_SCORE, Detection, FrameResult, decide_state
 from tl_classifier.model.lamp import check_colours
 from tl_classifier.model.proposals import MIN_PROBABILITY, OBJECTNESS, PROPOSAL_THRESHOLD, lamp_proposals
 from tl_classifier.params import Roi
@@ -56,16 +57,22 @@ class DetectionModel:
     :param crops: a two-stage model's crop classifier alone (``crop_classifier.pb`` beside it): a uint8 tensor
         [1, H, W, 3] and normalised boxes [N, 4] in, label ids and probabilities [N] out; with it, lit lamps
         propose lights where the detector decides nothing (:mod:`tl_classifier.model.proposals`).
+    :param second: a two-stage model's second look (``second_look.pb`` beside it): like ``fn``, the same networks on a
+        larger detector input, run where the first look decides nothing.
     """
 
     def __init__(
         self, fn: Callable[[Any], Any], label_map: LabelMap, path: Path, kind: str, device: str,
         score_threshold: float = DEFAULT_SCORE_THRESHOLD, crops: Callable[[Any, Any], Any] | None = None,
+        second: Callable[[Any], Any] | None = None,
     ) -> None:  # fmt: skip
         self._fn = fn
         self._crops = crops
+        self._second = second
         #: whether lit lamps propose lights where the detector decides nothing (only with a crop classifier)
         self.lamp_proposals = crops is not None
+        #: whether the second look runs where the first decides nothing (only with a second_look.pb)
+        self.second_look = second is not None
         #: the model's own operating point (from model.json beside it), used when none is given
         self.score_threshold = score_threshold
         self.label_map = label_map
@@ -74,18 +81,27 @@ class DetectionModel:
         self.device = device
         self._tf = import_tensorflow()
 
-    def raw(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def raw(self, rgb: np.ndarray, second: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Run the model on one RGB image; return normalised boxes, scores and class ids.
 
         Boxes are ``[ymin, xmin, ymax, xmax]`` in 0..1, as the OD API gives them.
 
+        :param second: run the second look's graph (``second_look.pb``) instead of the model's.
         :raises ImageError: if ``rgb`` is not a uint8 H x W x 3 array with at least one pixel.
+        :raises ModelError: if ``second`` and the model has no second look.
         """
         if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3 or not rgb.size:
             raise ImageError(f"the model takes uint8 H x W x 3 RGB images, got {rgb.dtype} {rgb.shape}")
+        if not second:
+            return self._run(self._fn, rgb)
+        if self._second is None:
+            raise ModelError(f"has no {SECOND_LOOK_NAME} beside it", self.path)
+        return self._run(self._second, rgb)
+
+    def _run(self, fn: Callable[[Any], Any], rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         tf = self._tf
         with tf.device(self.device):
-            boxes, scores, classes, num = self._fn(tf.convert_to_tensor(rgb[np.newaxis]))
+            boxes, scores, classes, num = fn(tf.convert_to_tensor(rgb[np.newaxis]))
         n = int(np.asarray(num).reshape(-1)[0])
         return (
             np.asarray(boxes)[0, :n],
@@ -125,6 +141,27 @@ class DetectionModel:
         """
         if score_threshold is None:
             score_threshold = self.score_threshold
+        dets = self._detections(boxes, scores, classes, width, height, score_threshold, rgb, roi)
+        state, confidence = decide_state(dets, score_threshold)
+        if state == State.UNKNOWN and rgb is not None and self.second_look and self._second is not None:
+            # the second look: the same networks on a larger input (far lights), its lights held to a higher score
+            threshold = max(score_threshold, SECOND_LOOK_MIN_SCORE)
+            second = self._detections(*self.raw(rgb, second=True), width, height, threshold, rgb, roi)
+            state, confidence = decide_state(second, threshold)
+            dets = sorted(dets + [dataclasses.replace(d, label=f"{d.label} (second look)") for d in second],
+                          key=lambda d: -d.score)  # fmt: skip
+        if state == State.UNKNOWN and rgb is not None and self.lamp_proposals:
+            lamps = self.lamp_detections(rgb, roi)
+            state, confidence = decide_state(lamps, PROPOSAL_THRESHOLD)  # judged by the classifier, not the threshold
+            dets = sorted(dets + lamps, key=lambda d: -d.score)
+        return FrameResult(state, confidence, tuple(dets), inference_time)
+
+    def _detections(
+        self, boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, width: int, height: int, score_threshold: float,
+        rgb: np.ndarray | None, roi: Roi | None,
+    ) -> list[Detection]:  # fmt: skip
+        """The raw outputs scoring at least ``score_threshold``, in pixels, centred in ``roi``, best first, checked
+        against their lamps' colours where ``rgb`` is given."""
         dets = []
         for box, score, cls in zip(boxes, scores, classes, strict=True):
             if score < score_threshold:
@@ -145,14 +182,7 @@ class DetectionModel:
         if roi is not None and not roi.whole:
             dets = [d for d in dets if roi.contains(d, width, height)]
         dets.sort(key=lambda d: -d.score)
-        if rgb is not None:
-            dets = check_colours(rgb, dets)
-        state, confidence = decide_state(dets, score_threshold)
-        if state == State.UNKNOWN and rgb is not None and self.lamp_proposals:
-            lamps = self.lamp_detections(rgb, roi)
-            state, confidence = decide_state(lamps, PROPOSAL_THRESHOLD)  # judged by the classifier, not the threshold
-            dets = sorted(dets + lamps, key=lambda d: -d.score)
-        return FrameResult(state, confidence, tuple(dets), inference_time)
+        return check_colours(rgb, dets) if rgb is not None else dets
 
     def lamp_detections(self, rgb: np.ndarray, roi: Roi | None = None) -> list[Detection]:
         """The lights that lit lamps propose in ``rgb``, as the crop classifier reads them (:mod:`.proposals`).
@@ -313,7 +343,9 @@ def load_model(
     fn = _load_frozen(model_path, tf) if kind == "frozen" else _load_saved_model(model_path, tf)
     crops_path = _beside(model_path, kind, CROP_CLASSIFIER_NAME)
     crops = _load_crop_classifier(crops_path, tf) if crops_path is not None else None
-    return DetectionModel(fn, labels, model_path, kind, device, _model_info(model_path, kind), crops)
+    second_path = _beside(model_path, kind, SECOND_LOOK_NAME)
+    second = _load_frozen(second_path, tf) if second_path is not None else None
+    return DetectionModel(fn, labels, model_path, kind, device, _model_info(model_path, kind), crops, second)
 
 
 def _load_crop_classifier(p: Path, tf: Any) -> Callable[[Any, Any], Any]:

@@ -8,6 +8,7 @@ Resumable: an interrupted run goes on from its last epoch (Keras' BackupAndResto
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,6 +45,10 @@ class BuiltinOptions:
     classifier_steps: int = 100
     mosaic: float = 0.0  #: share of training images that are four frames at half size (far lights, other scenes)
     paste: float = 0.0  #: share of training images with far lights pasted in (two_stage only)
+    #: WIDTHxHEIGHT of the second look (two_stage only): the same networks on a larger detector input, exported as
+    #: second_look.pb and run where the first look decides nothing; empty: none.  Not a training setting (the weights
+    #: are the first look's), so a finished training can be exported again with it.
+    second_look: str = ""
     no_progress: bool = False
     overwrite: bool = False
 
@@ -93,14 +98,18 @@ def train_builtin(a: BuiltinOptions) -> TrainResult:
     keras = tf.keras
     keras.utils.set_random_seed(a.seed)
     label_map = load_label_map(a.label_map)
-    width, height = (int(v) for v in a.input_size.lower().split("x"))
+    width, height = input_size(a.input_size, "--input_size")
+    second_size = input_size(a.second_look, "--second_look") if a.second_look else None
     classes = 1 if a.two_stage else max(label_map.names)
     spec = ModelSpec(num_classes=classes, input_height=height, input_width=width, alpha=a.alpha)
     _require_records([*a.train_record, *(a.val_record or [])])
     if a.paste and not a.two_stage:
         raise TrainError("--paste pastes lights of class 1 (a light): it needs --two_stage")
+    if second_size and not a.two_stage:
+        raise TrainError("--second_look runs the detector and its crop classifier again: it needs --two_stage")
     if not 0.0 <= a.paste <= 1.0 or not 0.0 <= a.mosaic <= 1.0:
         raise TrainError(f"--paste and --mosaic are shares of the training images (0..1), got {a.paste} and {a.mosaic}")
+    second = None
     if Path(a.export_dir).exists() and not a.overwrite:  # said before training, not after
         raise OutputExistsError("exists already (pass --overwrite to replace it)", a.export_dir)
     work = Path(a.model_dir)
@@ -152,12 +161,20 @@ def train_builtin(a: BuiltinOptions) -> TrainResult:
         classifier = train_crop_classifier(model, spec, a, label_map)
         detect, out_labels = two_stage_fn(model, spec, classifier), LABEL_MAP
         networks, crops = [model, classifier], crop_classifier_fn(classifier)
+        if second_size:  # the same weights in a network built for the larger input
+            spec2 = dataclasses.replace(spec, input_width=second_size[0], input_height=second_size[1])
+            bigger = build_model(spec2)
+            bigger.set_weights(model.get_weights())
+            second = two_stage_fn(bigger, spec2, classifier)
     else:
         detect, out_labels, networks, crops = detector_fn(model, spec), label_map, [model], None
     # the networks' variables only: a Keras model would bring its optimizer's state into the SavedModel too
     trackable = tf.Module()
     trackable.weights = [v for n in networks for v in n.variables]
-    out = export_detector(detect, a.export_dir, out_labels, trackable=trackable, overwrite=a.overwrite, crop_classifier=crops)
+    out = export_detector(
+        detect, a.export_dir, out_labels, trackable=trackable, overwrite=a.overwrite, crop_classifier=crops,
+        second_look=second,
+    )  # fmt: skip
     info: dict = {
         "architecture": "two stages: a one-class CenterNet-style detector (MobileNetV2 backbone), then a crop classifier"
         if a.two_stage
@@ -165,6 +182,10 @@ def train_builtin(a: BuiltinOptions) -> TrainResult:
         "input_size": f"{width}x{height}",
         "score_threshold": 0.5,
     }
+    if second is not None and second_size:
+        from tl_classifier.model.detection import SECOND_LOOK_MIN_SCORE
+
+        info["second_look"] = {"input_size": f"{second_size[0]}x{second_size[1]}", "min_score": SECOND_LOOK_MIN_SCORE}
     if a.val_record:
         _choose_threshold_into(info, out, a.val_record)
     info["training"] = training_description(a)
@@ -181,6 +202,22 @@ MODEL_SETTINGS = (
 #: silently give a model of the old settings (the backbone's weights load whatever the input size).
 RESUME_SETTINGS = ("train_record", *MODEL_SETTINGS)
 SETTINGS_NAME = "settings.json"
+
+
+def input_size(text: str, option: str) -> tuple[int, int]:
+    """``WIDTHxHEIGHT`` -> (width, height), both multiples of 32 (the backbone's coarsest stride).
+
+    :raises TrainError: if it is not.
+    """
+    from tl_classifier.train.network import TrainError
+
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError as err:
+        raise TrainError(f"{option} takes WIDTHxHEIGHT, e.g. 512x384; got {text!r}") from err
+    if width <= 0 or height <= 0 or width % 32 or height % 32:
+        raise TrainError(f"{option} {text}: width and height must be positive multiples of 32")
+    return width, height
 
 
 def check_same_training(work: Path, a: BuiltinOptions) -> None:
