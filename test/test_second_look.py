@@ -103,6 +103,25 @@ def test_the_second_look_runs_only_where_the_first_decides_nothing(exported):
     assert counting.calls == 1
 
 
+def test_the_time_detect_reports_includes_the_second_look(exported):
+    """inference_time (the node's message field) is every stage the frame took, the second look's too."""
+    import time
+
+    from tl_classifier.model.load import load_model
+
+    out, _ = exported
+    model = load_model(out)
+    second = model._second
+
+    def slow(images):
+        time.sleep(0.2)
+        return second(images)
+
+    model._second = slow
+    result = model.detect(np.zeros((300, 400, 3), np.uint8), 0.99)  # nothing at 0.99: the second look runs
+    assert result.state == State.UNKNOWN and result.inference_time >= 0.2
+
+
 def test_the_second_looks_lights_count_from_its_own_score_or_the_models_threshold_where_higher(exported):
     """Its lights are held to SECOND_LOOK_MIN_SCORE (or the model's threshold where higher) and are labelled as its."""
     from tl_classifier.model.load import load_model

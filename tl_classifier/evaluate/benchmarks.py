@@ -62,7 +62,8 @@ def node_latency(b: dict) -> list[str]:
             ["publisher", "rate", "what", "sent", "answers", "median", "p99",
              f"median / (transport + inference), goal <= {g['median_to_floor_max']}",
              f"median / inference, goal <= {g['median_to_bare_inference_max']}",
-             f"p99 / inference period, goal < {g['p99_periods_max_at_30hz']} at 30 Hz", "model call in the node, median"],
+             f"p99 / inference period, goal < {g['p99_periods_max_at_30hz']} at 30 Hz",
+             "model time in the node (inference_time), median"],
             rows,
         )  # fmt: skip
         if b.get("worker_steps_ms"):
