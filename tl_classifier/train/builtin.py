@@ -109,7 +109,6 @@ def train_builtin(a: BuiltinOptions) -> TrainResult:
         raise TrainError("--second_look runs the detector and its crop classifier again: it needs --two_stage")
     if not 0.0 <= a.paste <= 1.0 or not 0.0 <= a.mosaic <= 1.0:
         raise TrainError(f"--paste and --mosaic are shares of the training images (0..1), got {a.paste} and {a.mosaic}")
-    second = None
     if Path(a.export_dir).exists() and not a.overwrite:  # said before training, not after
         raise OutputExistsError("exists already (pass --overwrite to replace it)", a.export_dir)
     work = Path(a.model_dir)
@@ -161,13 +160,14 @@ def train_builtin(a: BuiltinOptions) -> TrainResult:
         classifier = train_crop_classifier(model, spec, a, label_map)
         detect, out_labels = two_stage_fn(model, spec, classifier), LABEL_MAP
         networks, crops = [model, classifier], crop_classifier_fn(classifier)
+        second = None
         if second_size:  # the same weights in a network built for the larger input
             spec2 = dataclasses.replace(spec, input_width=second_size[0], input_height=second_size[1])
             bigger = build_model(spec2)
             bigger.set_weights(model.get_weights())
             second = two_stage_fn(bigger, spec2, classifier)
     else:
-        detect, out_labels, networks, crops = detector_fn(model, spec), label_map, [model], None
+        detect, out_labels, networks, crops, second = detector_fn(model, spec), label_map, [model], None, None
     # the networks' variables only: a Keras model would bring its optimizer's state into the SavedModel too
     trackable = tf.Module()
     trackable.weights = [v for n in networks for v in n.variables]
