@@ -48,3 +48,12 @@ def test_numbers_from_launch_strings_and_ints_for_floats():
 
 def test_roi_from_a_launch_string():
     assert read(model="m", roi=" 0, 0, 1, 0.65").roi == " 0, 0, 1, 0.65" and read(model="m").roi == "0,0,1,1"
+
+
+def test_sizes_are_two_positive_numbers_and_a_bad_one_names_its_option():
+    from tl_classifier.params import parse_size
+
+    assert parse_size("640x480", "--second_look") == (640, 480) and parse_size("800X600", "--size") == (800, 600)
+    for bad in ("640", "640x", "axb", "640x480x3", "0x480", "-640x480"):
+        with pytest.raises(ParameterError, match=r"^--size: "):
+            parse_size(bad, "--size")

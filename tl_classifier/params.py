@@ -14,6 +14,20 @@ from tl_classifier.errors import ParameterError
 from tl_classifier.tf_setup import parse_device
 
 
+def parse_size(text: str, option: str) -> tuple[int, int]:
+    """``WIDTHxHEIGHT`` (an image or input size) -> (width, height), both positive.
+
+    :raises ParameterError: naming ``option``, if it is not.
+    """
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError as err:
+        raise ParameterError(f"{option}: give WIDTHxHEIGHT, e.g. 512x384; got {text!r}") from err
+    if width <= 0 or height <= 0:
+        raise ParameterError(f"{option}: width and height must be positive, got {text!r}")
+    return width, height
+
+
 class _Boxed(Protocol):
     """Anything with a box in pixels (a detection, a labelled box)."""
 

@@ -11,6 +11,7 @@ from tl_classifier.commands import run_main
 from tl_classifier.data.images import FORMATS
 from tl_classifier.data.synth import SynthOptions, write_folder
 from tl_classifier.errors import ParameterError
+from tl_classifier.params import parse_size
 from tl_classifier.states import State
 
 
@@ -39,11 +40,11 @@ def parser() -> argparse.ArgumentParser:
 
 def _main(argv: list[str]) -> int:
     a = parser().parse_args(argv)
+    width, height = parse_size(a.size, "--size")
     try:
-        width, height = (int(v) for v in a.size.lower().split("x"))
         states_pool = tuple(State[s.strip().upper()] for s in a.states.split(","))
-    except (ValueError, KeyError) as err:
-        raise ParameterError(f"bad --size or --states ({err})") from err
+    except KeyError as err:
+        raise ParameterError(f"bad --states ({err})") from err
     options = SynthOptions(width, height, a.count, a.frames_per_state, states_pool, a.lights, a.seed)
     states, frames = options.sequence()
     out = Path(a.out)

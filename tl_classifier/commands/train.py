@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tl_classifier.commands import run_main
-from tl_classifier.errors import ParameterError
+from tl_classifier.params import parse_size
 
 
 def parser() -> argparse.ArgumentParser:
@@ -79,13 +79,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _size(text: str | None) -> tuple[int, int] | None:
-    if not text:
-        return None
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError as err:
-        raise ParameterError(f"--image_size: give WIDTHxHEIGHT, got {text!r}") from err
-    return w, h
+    return parse_size(text, "--image_size") if text else None
 
 
 def _main(argv: list[str]) -> int:

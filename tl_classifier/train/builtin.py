@@ -207,16 +207,15 @@ SETTINGS_NAME = "settings.json"
 def input_size(text: str, option: str) -> tuple[int, int]:
     """``WIDTHxHEIGHT`` -> (width, height), both multiples of 32 (the backbone's coarsest stride).
 
-    :raises TrainError: if it is not.
+    :raises ParameterError: if it is not two positive numbers WIDTHxHEIGHT (:func:`tl_classifier.params.parse_size`).
+    :raises TrainError: if they are not multiples of 32.
     """
+    from tl_classifier.params import parse_size
     from tl_classifier.train.network import TrainError
 
-    try:
-        width, height = (int(v) for v in text.lower().split("x"))
-    except ValueError as err:
-        raise TrainError(f"{option} takes WIDTHxHEIGHT, e.g. 512x384; got {text!r}") from err
-    if width <= 0 or height <= 0 or width % 32 or height % 32:
-        raise TrainError(f"{option} {text}: width and height must be positive multiples of 32")
+    width, height = parse_size(text, option)
+    if width % 32 or height % 32:
+        raise TrainError(f"{option} {text}: width and height must be multiples of 32")
     return width, height
 
 
