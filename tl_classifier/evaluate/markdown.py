@@ -50,11 +50,16 @@ def summary_rows(m: dict) -> list[list[str]]:
 
 SUMMARY_HEADER = ("model", "data", "state right", "RED read as GREEN", "RED missed", "mAP", "AP any light", "ms median / p95")
 
+#: How a frame's state is decided from its lights (docs/node.md), said alike in report.md and docs/REPORT.md.
+DECISION_RULE = (
+    f"(GREEN ones at {GREEN_MARGIN:g} times it), the most careful state (RED over YELLOW over GREEN over OFF; none: "
+    "UNKNOWN), after a GREEN whose lamp looks red or shows no green, and a YELLOW whose lamp looks green, have been "
+    "made UNKNOWN"
+)
+
 METHOD = (
     "A frame's **state** is the one the node decides from that frame alone, by the node's own code: of the lights "
-    f"at or above the model's score threshold (GREEN ones at {GREEN_MARGIN:g} times it), the most careful state "
-    "(RED over YELLOW over GREEN over OFF; none: UNKNOWN), after a GREEN whose lamp looks red or shows no green, and a "
-    "YELLOW whose lamp looks green, have been made UNKNOWN; the node's temporal filter "
+    f"at or above the model's score threshold {DECISION_RULE}; the node's temporal filter "
     "then waits for a few frames in a row, which single frames cannot show. A frame's true state is its folder's, "
     "or that of most of its labelled boxes (none: UNKNOWN). A **box** is found when a detection of its state "
     "overlaps it at IoU >= {iou:g}; AP is the area under the precision-recall curve (VOC 2010+ all-point "

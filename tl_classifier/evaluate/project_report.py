@@ -16,9 +16,8 @@ from pathlib import Path
 
 from tl_classifier.data.annotations import Problems
 from tl_classifier.data.frames import load_frames
-from tl_classifier.evaluate.markdown import SUMMARY_HEADER, summary_rows, table
+from tl_classifier.evaluate.markdown import DECISION_RULE, SUMMARY_HEADER, summary_rows, table
 from tl_classifier.evaluate.run import model_facts
-from tl_classifier.model.detection import GREEN_MARGIN
 from tl_classifier.params import Roi
 
 #: the repository this module is in: the report reads docs/heldout/ and bench/results/ there
@@ -357,9 +356,7 @@ def build(metrics: dict, report_dir: str) -> str:
         "## 3. Results",
         "",
         "A frame counts as right when the state the node decides from it is its true state: of its lights at or above "
-        f"the score threshold (GREEN ones at {GREEN_MARGIN:g} times it), the most careful state "
-        "(RED over YELLOW over GREEN over OFF; none: UNKNOWN), after a GREEN whose lamp looks red or shows no green, "
-        "and a YELLOW whose lamp looks green, have been made UNKNOWN. *RED read as GREEN* is the error that would let "
+        f"the score threshold {DECISION_RULE}. *RED read as GREEN* is the error that would let "
         "the car drive through a red light: it comes first. Boxes count as found at IoU >= "
         f"{metrics['iou_threshold']:g}; mAP is the mean of the per-state APs, *any light* ignores the state.",
         "",
