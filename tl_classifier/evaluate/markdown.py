@@ -54,7 +54,8 @@ SUMMARY_HEADER = ("model", "data", "state right", "RED read as GREEN", "RED miss
 DECISION_RULE = (
     f"(GREEN ones at {GREEN_MARGIN:g} times it), the most careful state (RED over YELLOW over GREEN over OFF; none: "
     "UNKNOWN), after a GREEN whose lamp looks red or shows no green, and a YELLOW whose lamp looks green, have been "
-    "made UNKNOWN"
+    "made UNKNOWN (where none decides, a two-stage model's second look and then its lamp proposals are decided the "
+    "same way)"
 )
 
 METHOD = (
