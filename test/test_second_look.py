@@ -32,13 +32,14 @@ def exported(tmp_path_factory: pytest.TempPathFactory):
     spec2 = dataclasses.replace(spec, input_height=128, input_width=192)
     bigger = build_model(spec2)
     bigger.set_weights(detector.get_weights())  # as train builtin --second_look builds it
+    second = two_stage_fn(bigger, spec2, classifier)
     module = tf.Module()
     module.detector, module.classifier = detector, classifier
     out = export_detector(
         two_stage_fn(detector, spec, classifier), tmp_path_factory.mktemp("m") / "m", LABEL_MAP, trackable=module,
-        crop_classifier=crop_classifier_fn(classifier), second_look=two_stage_fn(bigger, spec2, classifier),
+        crop_classifier=crop_classifier_fn(classifier), second_look=second,
     )  # fmt: skip
-    return out, two_stage_fn(bigger, spec2, classifier)
+    return out, second
 
 
 def test_the_exported_second_look_is_the_larger_network_and_is_found_beside_the_model(exported, tmp_path: Path):
