@@ -82,3 +82,49 @@ def test_two_stages_in_one_exported_graph(tmp_path: Path):
         answers.append((boxes, scores, classes))
     np.testing.assert_allclose(answers[0][1], answers[1][1], atol=1e-5)  # frozen graph == SavedModel
     assert len(CLASSES) == classifier.output_shape[-1]
+
+
+def centred_red_classifier():
+    """A real Keras classifier (no training) that is surer of Red the more of the crop's centre is red."""
+    import tensorflow as tf
+
+    keras = tf.keras
+    inputs = keras.Input((CROP_HEIGHT, CROP_WIDTH, 3))
+
+    def logits(crops):
+        centre = crops[:, 28:36, 12:20]  # the crop's middle 8x8 pixels
+        red = tf.reduce_mean(tf.cast(centre[..., 0] > 200, tf.float32) * tf.cast(centre[..., 1] < 50, tf.float32), [1, 2])
+        zero = tf.zeros_like(red)
+        return tf.stack([2.0 - 4.0 * red, zero, 8.0 * red - 2.0, zero, zero], axis=1)  # background, G, R, Y, off
+
+    return keras.Model(inputs, keras.layers.Lambda(logits)(inputs))
+
+
+def test_refine_reads_a_far_light_again_half_a_cell_off_and_keeps_the_surer_box():
+    """A box half a detector cell below a 6x6 red lamp reads it unsure; one of its shifted copies is on it and wins."""
+    import tensorflow as tf
+
+    from tl_classifier.train.crops import SHIFTS, classify_crops, refine_crops
+
+    frame = np.zeros((600, 800, 3), np.float32)
+    frame[297:303, 397:403] = (255, 0, 0)
+    cell = (4 / 480, 4 / 640)  # a stride-4 cell at a 640x480 detector input
+    on = np.array([300 / 600 - 0.01, 400 / 800 - 0.005, 300 / 600 + 0.01, 400 / 800 + 0.005], np.float32)
+    off = on + np.array([cell[0], cell[1], cell[0], cell[1]], np.float32) / 2  # half a cell down and right
+    classifier, image = centred_red_classifier(), tf.constant(frame[None])
+    plain_ids, plain_probs = (np.asarray(t) for t in classify_crops(classifier, image, off[None]))
+    ids, probs, boxes = (np.asarray(t) for t in refine_crops(classifier, image, np.stack([off, on]), cell))
+    assert len(SHIFTS) ** 2 == 9
+    assert ids[0] == CLASSES.index("Red") and probs[0] > plain_probs[0] + 0.1
+    np.testing.assert_allclose(boxes[0], on, atol=1e-6)  # the copy moved half a cell up and left: on the lamp
+    # a box on the lamp already is kept as it is (the unshifted copy wins a tie), and so is its reading
+    np.testing.assert_allclose(boxes[1], on, atol=1e-6)
+    assert ids[1] == CLASSES.index("Red") and probs[1] >= probs[0] - 1e-6
+    # no copy of a box on nothing is sure of a state: the box's own unsure reading stays
+    ids, probs, boxes = (np.asarray(t) for t in refine_crops(classifier, image, (on + 0.2)[None], cell))
+    np.testing.assert_allclose(boxes[0], on + 0.2, atol=1e-6)
+    assert plain_ids.shape == ids.shape == (1,)
+    # only the first ``most`` boxes (the detector's likeliest) are read again; the others once, as they are
+    ids, probs, boxes = (np.asarray(t) for t in refine_crops(classifier, image, np.stack([on, off]), cell, most=1))
+    np.testing.assert_allclose(boxes, np.stack([on, off]), atol=1e-6)
+    np.testing.assert_allclose(probs[1], plain_probs[0], atol=1e-5)

@@ -219,29 +219,75 @@ def crop_classifier_fn(classifier: Any) -> Any:
     return classify
 
 
-def two_stage_fn(detector: Any, spec: Any, classifier: Any, min_score: float = 0.05) -> Any:
+#: Where :func:`refine_crops` reads a box again: shifted by these fractions of a detector cell (its output stride) up
+#: or down and left or right.  The detector puts a light's centre in the middle of the cell its peak is in, so a far
+#: light, a cell or two wide, is boxed up to half a cell off: a third of a 7 px light's width at 640x480.
+SHIFTS = (0.0, -0.5, 0.5)
+#: :func:`refine_crops` reads this many boxes (the detector's likeliest) again; the others once, as they are.
+REFINE_MOST = 6
+
+
+def refine_crops(
+    classifier: Any, image: Any, boxes: Any, cell: tuple[float, float], most: int = REFINE_MOST
+) -> tuple[Any, Any, Any]:
+    """:func:`classify_crops` on each box, and on copies of the first ``most`` shifted by :data:`SHIFTS` of a ``cell``
+    (normalised height, width): each of those keeps the reading of the copy with a sure state and the highest
+    probability (the box itself on a tie).  Returns ids, probabilities [N] and the boxes [N, 4] those readings are of.
+    """
+    tf = import_tensorflow()
+    boxes = tf.reshape(tf.cast(boxes, tf.float32), [-1, 4])
+    head, tail = boxes[:most], boxes[most:]
+    moves = [(dy * cell[0], dx * cell[1]) for dy in SHIFTS for dx in SHIFTS]
+    copies = tf.stack([tf.clip_by_value(head + tf.constant([dy, dx, dy, dx]), 0.0, 1.0) for dy, dx in moves])  # [M, K, 4]
+    ids, probs = classify_crops(classifier, image, tf.concat([tf.reshape(copies, [-1, 4]), tail], 0))
+    n = len(moves) * tf.shape(head)[0]
+    head_ids, head_probs = tf.reshape(ids[:n], [len(moves), -1]), tf.reshape(probs[:n], [len(moves), -1])
+    rank = head_probs + tf.cast(head_ids != UNKNOWN_ID, tf.float32)  # a sure state before an unsure one, then the likelier
+    best = tf.argmax(rank, axis=0, output_type=tf.int32)  # [K]; argmax takes the first, the unshifted box, on a tie
+    pick = tf.stack([best, tf.range(tf.shape(best)[0])], axis=1)
+    return (
+        tf.concat([tf.gather_nd(head_ids, pick), ids[n:]], 0),
+        tf.concat([tf.gather_nd(head_probs, pick), probs[n:]], 0),
+        tf.concat([tf.gather_nd(copies, pick), tail], 0),
+    )
+
+
+def two_stage_fn(detector: Any, spec: Any, classifier: Any, min_score: float = 0.05, refine: bool = False) -> Any:
     """The export function of a two-stage model: uint8 RGB [1, H, W, 3] of any size -> the OD API's four outputs.
 
     The detector (one class) gives up to ``spec.max_detections`` boxes with an
     objectness; each is classified from its crop of the full-resolution frame.
     A detection's score is objectness x the probability of its state; its class
     is that state's label id, or ``unknown`` (5) when the classifier is unsure.
+
+    :param refine: read only the boxes whose objectness reaches ``min_score``, the likeliest also shifted by half a
+        detector cell (:func:`refine_crops`), and give the box of the reading kept; the outputs then hold those boxes
+        only (as many as the frame has, not ``spec.max_detections``).
     """
-    from tl_classifier.train.network import decode_peaks
+    from tl_classifier.train.network import STRIDE, decode_peaks
 
     tf = import_tensorflow()
+    cell = (STRIDE / spec.input_height, STRIDE / spec.input_width)
 
     def detect(image: Any) -> dict[str, Any]:
         full = tf.cast(image, tf.float32)
         x = tf.image.resize(full, (spec.input_height, spec.input_width), antialias=True)
         boxes, objectness, _ = decode_peaks(detector(x, training=False), spec)
-        cls, share = classify_crops(classifier, full[:1], boxes[0])
-        scores = objectness[0] * share
+        boxes, objectness = boxes[0], objectness[0]
+        if refine:
+            # a box whose objectness is under min_score scores under it whatever its crop says: only the others (the
+            # first ones: decode_peaks sorts them) are read, and at least one (Keras' layers refuse an empty batch)
+            live = tf.maximum(tf.reduce_sum(tf.cast(objectness >= min_score, tf.int32)), 1)
+            boxes, objectness = boxes[:live], objectness[:live]
+            cls, share, found = refine_crops(classifier, full[:1], boxes, cell)
+        else:
+            (cls, share), found = classify_crops(classifier, full[:1], boxes), boxes
+        scores = objectness * share
         order = tf.argsort(scores, direction="DESCENDING")
-        scores, cls, out_boxes = tf.gather(scores, order), tf.gather(cls, order), tf.gather(boxes[0], order)
+        scores, cls, out_boxes = tf.gather(scores, order), tf.gather(cls, order), tf.gather(found, order)
         keep = scores >= min_score
         return {
-            D.boxes: out_boxes[None],  # decode_peaks clipped them
+            D.boxes: out_boxes[None],  # clipped (decode_peaks, refine_crops)
             D.scores: (scores * tf.cast(keep, tf.float32))[None],
             D.classes: cls[None],
             D.num_detections: tf.reduce_sum(tf.cast(keep, tf.float32))[None],
