@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -189,3 +190,49 @@ def test_the_shipped_second_look_reads_far_lights_the_first_look_leaves_unknown(
     assert sum(s == truth for s, (truth, _) in zip(with_second, frames, strict=True)) >= len(frames) - 2
     assert without.count(State.UNKNOWN) >= len(frames) - 2
     assert State.GREEN not in [s for s, (truth, _) in zip(with_second, frames, strict=True) if truth == State.RED]
+
+
+def test_train_second_look_writes_it_again_from_the_saved_weights(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """A built-in two-stage model's second look, written again by ``train second_look`` from the variables its
+    SavedModel keeps, is the graph its own networks give; a model without those variables is one line naming it."""
+    from tl_classifier.commands.train import main
+    from tl_classifier.model.export import export_detector
+    from tl_classifier.model.load import load_model
+    from tl_classifier.tf_setup import import_tensorflow
+    from tl_classifier.train.builtin import second_look_fn
+    from tl_classifier.train.crops import LABEL_MAP, build_classifier, two_stage_fn
+    from tl_classifier.train.network import ModelSpec, build_model
+
+    tf = import_tensorflow()
+    tf.keras.utils.set_random_seed(1)
+    spec = ModelSpec(num_classes=1, input_height=64, input_width=96, alpha=0.35)
+    detector, classifier = build_model(spec), build_classifier()
+    for v in classifier.variables:  # not its initial values: the rebuilt networks must have been given these
+        v.assign(tf.random.normal(v.shape, stddev=0.3))
+    kept = tf.Module()
+    kept.weights = [*detector.variables, *classifier.variables]  # as train builtin exports them
+    info = {"input_size": "96x64", "score_threshold": 0.2, "training": {"two_stage": True, "alpha": 0.35}}
+    out = export_detector(two_stage_fn(detector, spec, classifier), tmp_path / "m", LABEL_MAP, trackable=kept, info=info)
+    assert not load_model(out).second_look
+    assert main(["second_look", "--model", str(out), "--size", "192x128"]) == 0
+    model = load_model(out)
+    assert model.second_look and model.score_threshold == 0.2
+    written = json.loads((out / "model.json").read_text())["second_look"]
+    assert written == {"input_size": "192x128", "min_score": SECOND_LOOK_MIN_SCORE, "refine": True}
+    frame = np.random.default_rng(2).integers(0, 255, (150, 200, 3), np.uint8)
+    want = second_look_fn(detector, spec, classifier, (192, 128))[0](tf.constant(frame[None]))
+    n = int(np.asarray(want["num_detections"])[0])
+    _, scores, classes = model.raw(frame, second=True)
+    assert n == len(scores)
+    np.testing.assert_allclose(scores, np.asarray(want["detection_scores"])[0, :n], atol=1e-4)
+    np.testing.assert_allclose(classes, np.asarray(want["detection_classes"])[0, :n])
+
+    info["training"]["alpha"] = 0.5  # the variables of a 0.35-wide network are not those of a 0.5-wide one
+    (out / "model.json").write_text(json.dumps(info))
+    capsys.readouterr()
+    assert main(["second_look", "--model", str(out)]) == 1
+    assert "saved_model: its 244 variables are not those of a built-in two-stage model" in capsys.readouterr().err
+    info["training"]["two_stage"] = False
+    (out / "model.json").write_text(json.dumps(info))
+    assert main(["second_look", "--model", str(out)]) == 1
+    assert "model.json: is not a built-in two-stage model" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""``rosrun tl_classifier train configure|run|builtin|threshold``: parse, call :mod:`tl_classifier.train`, print."""
+"""``rosrun tl_classifier train configure|run|builtin|threshold|second_look``: parse, call :mod:`tl_classifier.train`, print."""
 
 from __future__ import annotations
 
@@ -46,6 +46,10 @@ def parser() -> argparse.ArgumentParser:
     t = sub.add_parser("threshold", help="choose an exported model's score threshold again on validation records")
     t.add_argument("--model", required=True, help="an export folder (with model.json)")
     t.add_argument("--val_record", required=True, nargs="+", help="validation TFRecords")
+    s = sub.add_parser("second_look", help="write a built-in two-stage model's second look (second_look.pb) again from "
+                       "its saved weights, without training: another size, or this package's newer second look")  # fmt: skip
+    s.add_argument("--model", required=True, help="an export folder of train builtin --two_stage (with model.json)")
+    s.add_argument("--size", default="640x480", help="WIDTHxHEIGHT of the detector's input (default: 640x480)")
     b = sub.add_parser("builtin", help="train the built-in detector with TensorFlow alone (no OD API) and export it")
     b.add_argument("--train_record", required=True, nargs="+", help="training TFRecords (create_tf_record)")
     b.add_argument("--val_record", nargs="+", help="validation TFRecords (loss reported per epoch)")
@@ -121,6 +125,10 @@ def _main(argv: list[str]) -> int:
         from tl_classifier.train.builtin import retune_threshold
 
         lines = retune_threshold(Path(a.model), a.val_record).lines()
+    elif a.command == "second_look":
+        from tl_classifier.train.builtin import export_second_look
+
+        lines = export_second_look(Path(a.model), a.size).lines()
     else:
         from tl_classifier.train.builtin import BuiltinOptions, train_builtin
 
@@ -131,5 +139,5 @@ def _main(argv: list[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``rosrun tl_classifier train configure|run|builtin|threshold ...``."""
+    """``rosrun tl_classifier train configure|run|builtin|threshold|second_look ...``."""
     return run_main(_main, argv, "train")

@@ -160,14 +160,9 @@ def train_builtin(a: BuiltinOptions) -> TrainResult:
         classifier = train_crop_classifier(model, spec, a, label_map)
         detect, out_labels = two_stage_fn(model, spec, classifier), LABEL_MAP
         networks, crops = [model, classifier], crop_classifier_fn(classifier)
-        second = None
-        if second_size:  # the same weights in a network built for the larger input
-            spec2 = dataclasses.replace(spec, input_width=second_size[0], input_height=second_size[1])
-            bigger = build_model(spec2)
-            bigger.set_weights(model.get_weights())
-            second = two_stage_fn(bigger, spec2, classifier)
+        second, second_info = second_look_fn(model, spec, classifier, second_size) if second_size else (None, None)
     else:
-        detect, out_labels, networks, crops, second = detector_fn(model, spec), label_map, [model], None, None
+        detect, out_labels, networks, crops, second, second_info = detector_fn(model, spec), label_map, [model], None, None, None
     # the networks' variables only: a Keras model would bring its optimizer's state into the SavedModel too
     trackable = tf.Module()
     trackable.weights = [v for n in networks for v in n.variables]
@@ -182,15 +177,95 @@ def train_builtin(a: BuiltinOptions) -> TrainResult:
         "input_size": f"{width}x{height}",
         "score_threshold": 0.5,
     }
-    if second is not None and second_size:
-        from tl_classifier.model.detection import SECOND_LOOK_MIN_SCORE
-
-        info["second_look"] = {"input_size": f"{second_size[0]}x{second_size[1]}", "min_score": SECOND_LOOK_MIN_SCORE}
+    if second_info:
+        info["second_look"] = second_info
     if a.val_record:
         _choose_threshold_into(info, out, a.val_record)
     info["training"] = training_description(a)
     _write_info(out, info)
     return TrainResult(out, info, work / "logs")
+
+
+def second_look_fn(detector: Any, spec: Any, classifier: Any, size: tuple[int, int]) -> tuple[Any, dict]:
+    """A two-stage model's second look and its ``model.json`` entry: the detector's weights in a network built for a
+    ``size`` (width, height) input, then the crop classifier on each of its boxes that can count (objectness at least
+    :data:`~tl_classifier.model.detection.SECOND_LOOK_MIN_SCORE`) and on the box shifted by half a detector cell
+    (:func:`tl_classifier.train.crops.refine_crops`: a far light's box is up to that far off)."""
+    from tl_classifier.model.detection import SECOND_LOOK_MIN_SCORE
+    from tl_classifier.train.crops import two_stage_fn
+    from tl_classifier.train.network import build_model
+
+    bigger_spec = dataclasses.replace(spec, input_width=size[0], input_height=size[1])
+    bigger = build_model(bigger_spec)
+    bigger.set_weights(detector.get_weights())
+    info = {"input_size": f"{size[0]}x{size[1]}", "min_score": SECOND_LOOK_MIN_SCORE, "refine": True}
+    # its lights count from SECOND_LOOK_MIN_SCORE (or a higher model threshold): no box under it is worth a crop
+    return two_stage_fn(bigger, bigger_spec, classifier, min_score=SECOND_LOOK_MIN_SCORE, refine=True), info
+
+
+@dataclass(frozen=True)
+class SecondLookResult:
+    """What ``train second_look`` wrote: the model's ``second_look.pb`` and its ``model.json`` entry."""
+
+    path: Path
+    info: dict
+
+    def lines(self) -> list[str]:
+        return [f"{self.path}: written; model.json second_look {self.info}"]
+
+
+def rebuild_two_stage(model_dir: Path, info: dict) -> tuple[Any, Any, Any]:
+    """A built-in two-stage model's detector, crop classifier and spec, rebuilt from the variables its SavedModel keeps.
+
+    :raises ModelError: if the SavedModel cannot be loaded, or its variables are not those networks' (another
+        architecture, width or training).
+    """
+    from tl_classifier.errors import ModelError, first_line
+    from tl_classifier.fields import SAVED_MODEL_DIR
+    from tl_classifier.tf_setup import import_tensorflow
+    from tl_classifier.train.crops import build_classifier
+    from tl_classifier.train.network import ModelSpec, build_model
+
+    tf = import_tensorflow()
+    width, height = input_size(str(info.get("input_size", "")), "model.json's input_size")
+    spec = ModelSpec(num_classes=1, input_height=height, input_width=width, alpha=float(info["training"]["alpha"]))
+    saved = model_dir / SAVED_MODEL_DIR
+    try:
+        kept = list(tf.saved_model.load(str(saved)).model.weights)
+    except Exception as err:  # TF raises many types here; a SavedModel of another exporter lacks .model.weights
+        raise ModelError(f"holds no built-in model's variables ({first_line(err)})", saved) from err
+    detector, classifier = build_model(spec), build_classifier()
+    targets = [*detector.variables, *classifier.variables]
+    if [tuple(v.shape) for v in kept] != [tuple(v.shape) for v in targets]:
+        raise ModelError(f"its {len(kept)} variables are not those of a built-in two-stage model at {width}x{height}", saved)
+    for target, value in zip(targets, kept, strict=True):
+        target.assign(value)
+    return detector, classifier, spec
+
+
+def export_second_look(model_dir: Path, size: str) -> SecondLookResult:
+    """Write a built-in two-stage model's second look again (``second_look.pb`` and its ``model.json`` entry) at
+    ``size``, from the weights in its SavedModel: another size, or this package's newer second look, without training.
+
+    :raises TLClassifierError: if ``model_dir`` is not a built-in two-stage model (its ``model.json`` says).
+    """
+    from tl_classifier.fields import SECOND_LOOK_NAME
+    from tl_classifier.model.export import frozen_graph_def
+
+    info_path = model_dir / MODEL_INFO_NAME
+    if not info_path.is_file():
+        raise TLClassifierError("holds no model.json (train builtin writes one)", model_dir)
+    info = json.loads(info_path.read_text(encoding="utf-8"))
+    if not info.get("training", {}).get("two_stage"):
+        raise TLClassifierError("is not a built-in two-stage model (model.json: training.two_stage): it has no second look",
+                                info_path)  # fmt: skip
+    detector, classifier, spec = rebuild_two_stage(model_dir, info)
+    fn, entry = second_look_fn(detector, spec, classifier, input_size(size, "--size"))
+    with atomic_output(model_dir / SECOND_LOOK_NAME, overwrite=True) as tmp:
+        tmp.write_bytes(frozen_graph_def(fn).SerializeToString(deterministic=True))
+    info["second_look"] = entry
+    _write_info(model_dir, info)
+    return SecondLookResult(model_dir / SECOND_LOOK_NAME, entry)
 
 
 #: The options that make a model what it is: written into its model.json (training_description).
