@@ -104,6 +104,7 @@ def held_out(name: str, spec: dict) -> dict:
         "sets": {s: os.path.relpath(p, ROOT) for s, p in spec["data"].items()},
         "trained_on": [Path(t).stem for t in train],
         "score_threshold": info["score_threshold"],
+        "second_look": info.get("second_look"),  #: as exported (train second_look writes it again without training)
         "roi": roi,
         "train_seconds_this_run": round(trained_s),
         "state": result,
