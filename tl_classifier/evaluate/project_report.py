@@ -199,11 +199,16 @@ def _held_out_section(report_dir: str) -> list[str]:
 SCHEDULE_KEYS = ("epochs", "classifier_epochs", "steps_per_epoch", "batch_size", "input_size", "paste")
 
 
+def _shipped_info() -> dict:
+    """The shipped model's ``model.json``: what the held-out models' recipe and second look are compared with."""
+    return json.loads((ROOT / "models" / "default" / "model.json").read_text())
+
+
 def _loro_recipe(loro: dict) -> str:
     """Which recipe and schedule the held-out models were trained with, against the shipped model's (its model.json)."""
     words = loro["settings"].split()
     held_out = {w[2:]: words[i + 1] for i, w in enumerate(words[:-1]) if w.startswith("--")}
-    info = json.loads((ROOT / "models" / "default" / "model.json").read_text())
+    info = _shipped_info()
     # the second look is no training setting: model.json says it beside the training, as an input size
     shipped = {**info.get("training", {}), "second_look": info.get("second_look", {}).get("input_size")}
     differ = [k for k in (*SCHEDULE_KEYS, "second_look") if str(shipped.get(k)) != str(held_out.get(k))]
@@ -220,11 +225,11 @@ KEY = "second_look"  #: loro.json's record of a held-out model's second look (it
 def _loro_second_looks(recs: list[dict]) -> str:
     """The held-out rows whose model's second look is not the shipped model's, each with its own as loro.json records it
     (rows written before it recorded one: the second look of that day, 640x480 without ``refine``)."""
-    shipped = json.loads((ROOT / "models" / "default" / "model.json").read_text()).get("second_look")
+    shipped = _shipped_info().get("second_look")
     earlier = "written before loro.json recorded it: 640x480, without `refine`"
     other = [
         f"`{r['recording']}` ({f'`{json.dumps(r[KEY])}`' if KEY in r else earlier})"
-        for r in recs if r.get(KEY, "earlier") != shipped
+        for r in recs if KEY not in r or r[KEY] != shipped
     ]  # fmt: skip
     if not shipped or not other:
         return ""

@@ -252,10 +252,7 @@ def export_second_look(model_dir: Path, size: str) -> SecondLookResult:
     from tl_classifier.fields import SECOND_LOOK_NAME
     from tl_classifier.model.export import frozen_graph_def
 
-    info_path = model_dir / MODEL_INFO_NAME
-    if not info_path.is_file():
-        raise TLClassifierError("holds no model.json (train builtin writes one)", model_dir)
-    info = json.loads(info_path.read_text(encoding="utf-8"))
+    info_path, info = _read_info(model_dir)
     if not info.get("training", {}).get("two_stage"):
         raise TLClassifierError("is not a built-in two-stage model (model.json: training.two_stage): it has no second look",
                                 info_path)  # fmt: skip
@@ -334,6 +331,17 @@ def _choose_threshold_into(info: dict, model_dir: Path, val_records: Sequence[st
     """Set ``info``'s score threshold and validation accuracy from :func:`choose_threshold`."""
     threshold, accuracy = choose_threshold(model_dir, val_records)
     info.update(score_threshold=threshold, val_state_accuracy=round(accuracy, 4))
+
+
+def _read_info(model_dir: Path) -> tuple[Path, dict]:
+    """An exported model's ``model.json``: its path and contents.
+
+    :raises TLClassifierError: if ``model_dir`` holds none.
+    """
+    info_path = model_dir / MODEL_INFO_NAME
+    if not info_path.is_file():
+        raise TLClassifierError("holds no model.json (train builtin writes one)", model_dir)
+    return info_path, json.loads(info_path.read_text(encoding="utf-8"))
 
 
 def _write_info(model_dir: Path, info: dict) -> None:
@@ -471,11 +479,8 @@ def choose_threshold(model_dir: Path, val_records: Sequence[str]) -> tuple[float
 
 def retune_threshold(model_dir: Path, val_records: Sequence[str]) -> ThresholdResult:
     """Choose an exported model's score threshold again on validation records, with this package's decision code."""
-    info_path = model_dir / MODEL_INFO_NAME
-    if not info_path.is_file():
-        raise TLClassifierError("holds no model.json (train builtin writes one)", model_dir)
+    info_path, info = _read_info(model_dir)
     _require_records(val_records)
-    info = json.loads(info_path.read_text(encoding="utf-8"))
     before = info.get("score_threshold")
     _choose_threshold_into(info, model_dir, val_records)
     _write_info(model_dir, info)
