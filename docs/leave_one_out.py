@@ -28,6 +28,7 @@ from pathlib import Path
 
 from tl_classifier.data.annotations import Problems
 from tl_classifier.data.frames import load_frames
+from tl_classifier.model.proposals import proposal_settings
 from tl_classifier.testing.realdata import RECORDINGS, SIZE_BINS, launch_roi, size_bin
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,6 +106,7 @@ def held_out(name: str, spec: dict) -> dict:
         "trained_on": [Path(t).stem for t in train],
         "score_threshold": info["score_threshold"],
         "second_look": info.get("second_look"),  #: as exported (train second_look writes it again without training)
+        "lamp_proposals": proposal_settings(),  #: the code's, not the model's: evaluate runs them
         "roi": roi,
         "train_seconds_this_run": round(trained_s),
         "state": result,

@@ -10,7 +10,7 @@ import pytest
 
 from tl_classifier.errors import ModelError
 from tl_classifier.fields import CROP_CLASSIFIER_NAME
-from tl_classifier.model.proposals import LIGHT_ASPECT, LIGHT_WIDTH, MOST, lamp_proposals
+from tl_classifier.model.proposals import LAMP_PLACE, LIGHT_ASPECT, LIGHT_WIDTH, LIGHT_WIDTHS, MOST, lamp_proposals
 from tl_classifier.states import State
 
 HOUSING = (400, 200, 421, 250)  # x0, y0, x1, y1 of a dark three-lamp housing, 21 x 50 px
@@ -53,16 +53,44 @@ def test_what_is_no_lit_lamp_proposes_nothing():
     frame = light(None, 0)
     frame[100:200, 100:200] = RED  # a red wall, far wider than a lamp
     frame[400:403, 100:160] = RED  # a red line, far longer than wide
-    frame[500, 500] = frame[520, 520:522] = RED  # specks of one and two pixels
+    frame[500, 500] = frame[520, 520] = RED  # specks of one pixel (two can be a far, dim lamp's core)
     assert lamp_proposals(frame) == []
 
 
-def test_only_the_largest_lamps_are_proposed():
+def test_only_the_lamps_that_stand_out_most_are_proposed():
+    """At most MOST, those whose pixels stand out most of their surround first: here the brightest of equal lamps."""
     frame = np.zeros((600, 800, 3), np.uint8)
-    for i in range(MOST + 5):
-        cv2.circle(frame, (30 + 45 * i, 300), 3 + i // 3, RED, -1)
+    spots = MOST + 6
+    for i in range(spots):  # equal 5 px red lamps on black, each brighter than the one before
+        cv2.circle(frame, (30 + 70 * (i % 11), 150 + 200 * (i // 11)), 2, (100 + 6 * i, 10, 10), -1)
     found = lamp_proposals(frame)
-    assert len(found) == MOST and [p.area for p in found] == sorted((p.area for p in found), reverse=True)
+    assert len(found) == MOST and {p.state for p in found} == {State.RED}
+    rows = [round(p.box[0] * 600 + LAMP_PLACE[State.RED] * (p.box[2] - p.box[0]) * 600) for p in found]
+    xs = [(p.box[1] + p.box[3]) / 2 * 800 for p in found]
+    order = [round((x - 30) / 70) + 11 * round((y - 150) / 200) for x, y in zip(xs, rows, strict=True)]
+    assert order == list(range(spots - 1, spots - 1 - MOST, -1))  # the brightest first, the dimmest left out
+
+
+def test_a_dim_lamp_in_its_dark_housing_is_lit():
+    """The simulator's dark scenes: a pale, dull green lamp (HSV about 55, 40, 200) in a black housing is proposed, at
+    every width of LIGHT_WIDTHS; the same colour on a surround as bright, or as a pale sunlit speck (V 245), is not."""
+    pale_green = (170, 200, 175)  # OpenCV HSV about (64, 38, 200)
+    frame = light(None, 0)
+    x0, y0, x1, y1 = HOUSING
+    frame[y0:y1, x0:x1] = 5
+    cv2.circle(frame, ((x0 + x1) // 2, y0 + 8 + 17 * 2), 3, pale_green, -1)
+    (p,) = lamp_proposals(frame)
+    assert p.state == State.GREEN and len(p.boxes) == len(LIGHT_WIDTHS) and p.box == p.boxes[0]
+    widths = [(b[3] - b[1]) * 800 for b in p.boxes]
+    assert widths == sorted(widths) and widths[-1] / widths[0] == pytest.approx(LIGHT_WIDTHS[-1] / LIGHT_WIDTHS[0], rel=0.05)
+    assert max(iou(b, frame) for b in p.boxes) > 0.5
+
+    flat = np.full((600, 800, 3), pale_green, np.uint8)  # nothing stands out of a wall of that colour
+    flat[100:103, 100:103] = (255, 255, 255)
+    assert lamp_proposals(flat) == []
+    speck = light(None, 0)
+    cv2.circle(speck, (200, 200), 3, (235, 250, 240), -1)  # a pale speck in the sun (V 250): not dim, not saturated
+    assert lamp_proposals(speck) == []
 
 
 @pytest.mark.slow

@@ -178,7 +178,7 @@ def _held_out_section(report_dir: str) -> list[str]:
         "",
         "For each real recording, a model trained on all the others (and the synthetic frames), evaluated on every "
         f"frame of the held-out one: the figure a user of a new track or camera can expect. {_loro_recipe(loro)} "
-        f"{_loro_regions(recs)}{_loro_second_looks(recs)}From `docs/heldout/loro.json` (`make loro`, docs/leave_one_out.py).",
+        f"{_loro_regions(recs)}{_loro_stale(recs)}From `docs/heldout/loro.json` (`make loro`, docs/leave_one_out.py).",
         "",
         *table(["held out", "domain", "frames of", "RED read as GREEN", "RED missed", "state right"], rows),
         "",
@@ -219,22 +219,25 @@ def _loro_recipe(loro: dict) -> str:
             f"model: {theirs}).")  # fmt: skip
 
 
-KEY = "second_look"  #: loro.json's record of a held-out model's second look (its model.json's)
+def _loro_stale(recs: list[dict]) -> str:
+    """The held-out rows evaluated with another second look or other lamp proposals than the shipped model runs now,
+    each with its own as loro.json records it (rows written before it recorded one: that day's, said in words)."""
+    from tl_classifier.model.proposals import proposal_settings
 
-
-def _loro_second_looks(recs: list[dict]) -> str:
-    """The held-out rows whose model's second look is not the shipped model's, each with its own as loro.json records it
-    (rows written before it recorded one: the second look of that day, 640x480 without ``refine``)."""
-    shipped = _shipped_info().get("second_look")
-    earlier = "written before loro.json recorded it: 640x480, without `refine`"
-    other = [
-        f"`{r['recording']}` ({f'`{json.dumps(r[KEY])}`' if KEY in r else earlier})"
-        for r in recs if KEY not in r or r[KEY] != shipped
-    ]  # fmt: skip
-    if not shipped or not other:
-        return ""
-    return (f"The shipped model's second look is `{json.dumps(shipped)}` (docs/node.md step 5); not so the models of "
-            f"{', '.join(other)}. ")  # fmt: skip
+    # loro.json's key, what the shipped model runs now, what a row without the key had, where docs/node.md says it
+    now = [
+        ("second_look", _shipped_info().get("second_look"), "640x480, without `refine`", "step 5"),
+        ("lamp_proposals", proposal_settings(), "bright lamps only, each read at one width", "step 6"),
+    ]
+    out = []
+    for key, current, earlier, step in now:
+        before = f"written before loro.json recorded it: {earlier}"
+        other = [f"`{r['recording']}` ({f'`{json.dumps(r[key])}`' if key in r else before})"
+                 for r in recs if key not in r or r[key] != current]  # fmt: skip
+        if current and other:
+            out.append(f"The shipped model's {key.replace('_', ' ')} {'is' if key == 'second_look' else 'are'} "
+                       f"`{json.dumps(current)}` (docs/node.md {step}); not so for {', '.join(other)}. ")  # fmt: skip
+    return "".join(out)
 
 
 def _loro_regions(recs: list[dict]) -> str:
@@ -453,7 +456,8 @@ def build(metrics: dict, report_dir: str) -> str:
         "- **The detector is what a new recording costs** (the stage table above): far lights it does not find, boxes "
         "on things that are not lights. Where it decides nothing, lit lamps now propose lights that the crop "
         "classifier reads (docs/node.md, `~lamp_proposals`): held out, 57 more of dominikma's frames right, none read "
-        "GREEN from RED; what is left there are lamps too small or too pale to propose. A larger input, mosaic images "
+        "GREEN from RED; dim lamps standing out of a dark housing, each read at three widths (2026-11-28), 51 more "
+        "(389 -> 440). A larger input, mosaic images "
         "and a wider zoom-out did not find the far lights; a second detector pass on 2x2 tiles turned 10 of 49 wrong "
         "frames right on a sample of one simulator drive, at five detector passes per frame. Labelled lights of other "
         "frames pasted into the detector's training images at far-light sizes (`--paste 0.5`, in the recipe since "

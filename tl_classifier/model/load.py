@@ -188,36 +188,41 @@ class DetectionModel:
     def lamp_detections(self, rgb: np.ndarray, roi: Roi | None = None) -> list[Detection]:
         """The lights that lit lamps propose in ``rgb``, as the crop classifier reads them (:mod:`.proposals`).
 
-        A proposal becomes a detection only where the classifier gives it the state of the lamp's own colour with
-        at least :data:`~tl_classifier.model.proposals.MIN_PROBABILITY`; its score is that probability times
-        :data:`~tl_classifier.model.proposals.OBJECTNESS`, its label the state's with " (lamp)" added.  The lamp
-        checks (:func:`~tl_classifier.model.lamp.check_colours`) apply as to any detection.  Empty without a crop
-        classifier.
+        The classifier reads each proposal's light at every width it has
+        (:data:`~tl_classifier.model.proposals.LIGHT_WIDTHS`).  A proposal becomes a detection only where a reading
+        gives it the state of the lamp's own colour with at least
+        :data:`~tl_classifier.model.proposals.MIN_PROBABILITY`; the surest such reading counts, with its box.  Its
+        score is that probability times :data:`~tl_classifier.model.proposals.OBJECTNESS`, its label the state's with
+        " (lamp)" added.  The lamp checks (:func:`~tl_classifier.model.lamp.check_colours`) apply as to any
+        detection.  Empty without a crop classifier.
         """
         if self._crops is None:
             return []
         height, width = rgb.shape[:2]
-        # each proposal as a detection of its lamp's state, in pixels; those centred outside the region are not read
-        found = [
-            (p, Detection(p.state, "", 0, 0.0, int(round(p.box[1] * width)), int(round(p.box[0] * height)),
-                          int(round(p.box[3] * width)), int(round(p.box[2] * height))))
-            for p in lamp_proposals(rgb)
-        ]  # fmt: skip
-        if roi is not None and not roi.whole:
-            found = [(p, d) for p, d in found if roi.contains(d, width, height)]
+
+        def in_pixels(state: State, box: tuple[float, ...]) -> Detection:
+            return Detection(state, "", 0, 0.0, int(round(box[1] * width)), int(round(box[0] * height)),
+                             int(round(box[3] * width)), int(round(box[2] * height)))  # fmt: skip
+
+        found = lamp_proposals(rgb)
+        if roi is not None and not roi.whole:  # those whose light is centred outside the region are not read
+            found = [p for p in found if roi.contains(in_pixels(p.state, p.box), width, height)]
         if not found:
             return []
+        boxes = [(p, box) for p in found for box in p.boxes]
         tf = self._tf
         with tf.device(self.device):
             ids, probs = self._crops(tf.convert_to_tensor(rgb[np.newaxis]),
-                                     tf.constant([p.box for p, _ in found], tf.float32))  # fmt: skip
-        dets = [
-            dataclasses.replace(d, label=f"{self.label_map.name(int(cls))} (lamp)", class_id=int(cls),
-                                score=float(prob) * OBJECTNESS)
-            for (_, d), cls, prob in zip(found, np.asarray(ids).astype(np.int64), np.asarray(probs), strict=True)
-            if self.label_map.state(int(cls)) == d.state and prob >= MIN_PROBABILITY
-        ]  # fmt: skip
-        return check_colours(rgb, dets)
+                                     tf.constant([box for _, box in boxes], tf.float32))  # fmt: skip
+        surest: dict[int, Detection] = {}  # per proposal, its surest reading in its lamp's colour
+        for (p, box), cls, prob in zip(boxes, np.asarray(ids).astype(np.int64), np.asarray(probs), strict=True):
+            score = float(prob) * OBJECTNESS
+            if self.label_map.state(int(cls)) != p.state or prob < MIN_PROBABILITY:
+                continue
+            if id(p) not in surest or score > surest[id(p)].score:
+                surest[id(p)] = dataclasses.replace(in_pixels(p.state, box), label=f"{self.label_map.name(int(cls))} (lamp)",
+                                                    class_id=int(cls), score=score)  # fmt: skip
+        return check_colours(rgb, list(surest.values()))
 
     def warm_up(self, width: int = 800, height: int = 600, runs: int = 2) -> float:
         """Run the model on black frames so the first real frame is not slow; return the last run's time."""
