@@ -49,7 +49,7 @@ def test_a_lit_lamp_proposes_the_light_it_belongs_to(colour, place, state):
 def test_what_is_no_lit_lamp_proposes_nothing():
     assert lamp_proposals(light(None, 0)) == []
     assert lamp_proposals(light(RED[::-1], 0)) == []  # a red lamp in BGR order is blue: no lamp's colour
-    assert lamp_proposals(light((255, 160, 160), 0)) == []  # pale: not saturated enough
+    assert lamp_proposals(light((255, 160, 160), 0)) == []  # pale and bright: neither a saturated lamp nor a dim one
     frame = light(None, 0)
     frame[100:200, 100:200] = RED  # a red wall, far wider than a lamp
     frame[400:403, 100:160] = RED  # a red line, far longer than wide

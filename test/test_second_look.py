@@ -181,6 +181,7 @@ def test_the_shipped_second_look_reads_far_lights_the_first_look_leaves_unknown(
     from tl_classifier.testing.realdata import REALDATA, read_rgb
 
     model = load_model(SHIPPED)
+    model.lamp_proposals = False  # the looks alone: since 2026-11-28 the dim lamps read most of these frames too
     folder = REALDATA / "dominikma" / "vott-json-export"
     frames = [(State[s], read_rgb(folder / f"{s.lower()}_2019-03-14-{t}.jpg")) for s, times in FAR.items() for t in times]
     with_second = [model.detect(rgb).state for _, rgb in frames]
