@@ -224,19 +224,21 @@ def _loro_stale(recs: list[dict]) -> str:
     each with its own as loro.json records it (rows written before it recorded one: that day's, said in words)."""
     from tl_classifier.model.proposals import proposal_settings
 
-    # loro.json's key, what the shipped model runs now, what a row without the key had, where docs/node.md says it
+    # loro.json's key, what the report calls it, what the shipped model runs now, what a row without the key had,
+    # where docs/node.md says it
     now = [
-        ("second_look", _shipped_info().get("second_look"), "640x480, without `refine`", "step 5"),
-        ("lamp_proposals", proposal_settings(), "bright lamps only, each read at one width", "step 6"),
-    ]
+        ("second_look", "second look is", _shipped_info().get("second_look"), "640x480, without `refine`", "step 5"),
+        ("lamp_proposals", "lamp proposals are", proposal_settings(), "bright lamps only, each read at one width",
+         "step 6"),
+    ]  # fmt: skip
     out = []
-    for key, current, earlier, step in now:
+    for key, name, current, earlier, step in now:
         before = f"written before loro.json recorded it: {earlier}"
         other = [f"`{r['recording']}` ({f'`{json.dumps(r[key])}`' if key in r else before})"
                  for r in recs if key not in r or r[key] != current]  # fmt: skip
         if current and other:
-            out.append(f"The shipped model's {key.replace('_', ' ')} {'is' if key == 'second_look' else 'are'} "
-                       f"`{json.dumps(current)}` (docs/node.md {step}); not so for {', '.join(other)}. ")  # fmt: skip
+            out.append(f"The shipped model's {name} `{json.dumps(current)}` (docs/node.md {step}); not so for "
+                       f"{', '.join(other)}. ")  # fmt: skip
     return "".join(out)
 
 

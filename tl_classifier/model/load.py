@@ -209,19 +209,19 @@ class DetectionModel:
             found = [p for p in found if roi.contains(in_pixels(p.state, p.box), width, height)]
         if not found:
             return []
-        boxes = [(p, box) for p in found for box in p.boxes]
+        boxes = [(i, p, box) for i, p in enumerate(found) for box in p.boxes]
         tf = self._tf
         with tf.device(self.device):
             ids, probs = self._crops(tf.convert_to_tensor(rgb[np.newaxis]),
-                                     tf.constant([box for _, box in boxes], tf.float32))  # fmt: skip
-        surest: dict[int, Detection] = {}  # per proposal, its surest reading in its lamp's colour
-        for (p, box), cls, prob in zip(boxes, np.asarray(ids).astype(np.int64), np.asarray(probs), strict=True):
+                                     tf.constant([box for _, _, box in boxes], tf.float32))  # fmt: skip
+        surest: dict[int, Detection] = {}  # per proposal (its index in found), its surest reading in its lamp's colour
+        for (i, p, box), cls, prob in zip(boxes, np.asarray(ids).astype(np.int64), np.asarray(probs), strict=True):
             score = float(prob) * OBJECTNESS
             if self.label_map.state(int(cls)) != p.state or prob < MIN_PROBABILITY:
                 continue
-            if id(p) not in surest or score > surest[id(p)].score:
-                surest[id(p)] = dataclasses.replace(in_pixels(p.state, box), label=f"{self.label_map.name(int(cls))} (lamp)",
-                                                    class_id=int(cls), score=score)  # fmt: skip
+            if i not in surest or score > surest[i].score:
+                surest[i] = dataclasses.replace(in_pixels(p.state, box), label=f"{self.label_map.name(int(cls))} (lamp)",
+                                                class_id=int(cls), score=score)  # fmt: skip
         return check_colours(rgb, list(surest.values()))
 
     def warm_up(self, width: int = 800, height: int = 600, runs: int = 2) -> float:
