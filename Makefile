@@ -178,7 +178,8 @@ benchmarks: $(STAMPS)/venv  ## write docs/BENCHMARKS.md from bench/results/*.jso
 
 # What the one-stage model before this one had learnt (docs/probe_colour.py): it and the model trained without
 # sdcnd's simulator drives (make loro), probed on those drives; into docs/heldout/probe.json and probe.png.
-# Then which stage loses each held-out recording's lights (docs/probe_stages.py): stages.json and stages.png.
+# Then which stage loses each held-out recording's lights (docs/probe_stages.py): stages.json and stages.png; and
+# whether the crop classifiers read the lit lamp or its place in the crop (docs/probe_position.py): position.json/png.
 PROBE_OLD := 36eabcd
 probe: $(STAMPS)/build  ## the colour and stage probes of docs/REPORT.md (needs make loro first)
 	rm -rf $(WS)/old_default && mkdir -p $(WS)/old_default
@@ -186,3 +187,4 @@ probe: $(STAMPS)/build  ## the colour and stage probes of docs/REPORT.md (needs 
 	./env.sh python docs/probe_colour.py --model one_stage_before=$(WS)/old_default --model two_stage_without_sim_sdcnd=$(WS)/loro/sim_sdcnd/model \
 	  --data sim_sdcnd=$(SDCND)/sim_training_data/sim_data_annotations.yaml --out docs/heldout
 	./env.sh python docs/probe_stages.py --out docs/heldout
+	./env.sh python docs/probe_position.py --model 'recipe=$(WS)/loro/{recording}/model' --out docs/heldout

@@ -12,6 +12,9 @@ from tl_classifier.model.load import load_model
 from tl_classifier.train.crops import (
     CLASSES,
     CROP_HEIGHT,
+    CROP_SHIFT_X,
+    CROP_SHIFT_Y,
+    CROP_SLOP,
     CROP_WIDTH,
     LABEL_MAP,
     UNKNOWN_ID,
@@ -20,6 +23,7 @@ from tl_classifier.train.crops import (
     build_classifier,
     context_boxes,
     cut_crops,
+    jitter,
     two_stage_fn,
 )
 from tl_classifier.train.network import ModelSpec, build_model
@@ -44,6 +48,20 @@ def test_crops_come_from_the_full_resolution_frame():
     assert crop.shape == (CROP_HEIGHT, CROP_WIDTH, 3)
     inner = crop[16:48, 8:24]  # the box itself, inside its context
     assert inner[..., 0].mean() > 200 and inner[..., 1].mean() < 30
+
+
+def test_training_boxes_are_put_off_their_light_as_far_as_set():
+    """Each training box is moved up to CROP_SHIFT_Y of the light's height up or down, CROP_SHIFT_X of its width
+    sideways and scaled by up to CROP_SLOP; the moves spread over that range."""
+    light = np.array([[0.2, 0.4, 0.5, 0.5]])  # 0.3 high, 0.1 wide
+    for shift_x, shift_y in ((CROP_SHIFT_X, CROP_SHIFT_Y), (0.25, 0.3)):
+        boxes = jitter(light, np.random.default_rng(0), 2000, shift_x=shift_x, shift_y=shift_y)
+        dy = ((boxes[:, 0] + boxes[:, 2]) / 2 - 0.35) / 0.3
+        dx = ((boxes[:, 1] + boxes[:, 3]) / 2 - 0.45) / 0.1
+        assert np.abs(dy).max() <= shift_y and (dy < -0.8 * shift_y).mean() > 0.05 and (dy > 0.8 * shift_y).mean() > 0.05
+        assert np.abs(dx).max() <= shift_x and (np.abs(dx) > 0.8 * shift_x).mean() > 0.1
+        scale = np.log((boxes[:, 2] - boxes[:, 0]) / 0.3)
+        assert np.abs(scale).max() <= CROP_SLOP + 1e-9
 
 
 def test_background_boxes_avoid_the_lights():

@@ -138,3 +138,14 @@ def test_report_md_is_exactly_what_build_report_writes(realdata: Path, monkeypat
     monkeypatch.chdir(ROOT)  # make report runs there; the paths in metrics.json are relative to it
     text = build_report(SHIPPED, "report")
     assert (ROOT / "docs/REPORT.md").read_text() == text, "docs/REPORT.md is out of date: run make report"
+
+
+def test_the_report_claims_a_gpu_figure_only_from_a_run_on_a_gpu():
+    """A benchmark on the CPU ("CPU (Intel ...)" or an older run's "x86_64, 2 CPU cores, no GPU") is no GPU figure."""
+    from tl_classifier.evaluate.project_report import gpu_measured
+
+    cpu = {"machine": "CPU (Intel(R) Xeon(R) Processor, 2 cores), TensorFlow 2.21.0"}
+    older = {"machine": "x86_64, 2 CPU cores, no GPU"}
+    gpu = {"machine": "GPU (NVIDIA H100 80GB HBM3), TensorFlow 2.21.0"}
+    assert not gpu_measured([cpu, older], {"gpu": None})
+    assert gpu_measured([cpu, gpu], {"gpu": None}) and gpu_measured([cpu], {"gpu": "NVIDIA H100 80GB HBM3"})

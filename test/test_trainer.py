@@ -294,3 +294,16 @@ def test_stage_probe_on_a_two_stage_model(tiny_records: Path, tmp_path: Path):
     assert (tmp_path / "stages.png").stat().st_size > 1000
     done = subprocess.run([*probe, "car_sunny"], capture_output=True, text=True, timeout=600)  # not trained: one line
     assert done.returncode == 1 and done.stderr.count("\n") == 1 and "make loro" in done.stderr
+    # docs/probe_position.py: the same model's crop classifier on each true box, and on it moved up and down
+    position = [str(ROOT / "env.sh"), "python", str(ROOT / "docs/probe_position.py"), "--out", str(tmp_path)]
+    done = subprocess.run([*position, "--model", f"tiny={held_out / 'model'}", "sim_rosracers"],
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    moved = json.loads((tmp_path / "position.json").read_text())
+    r = moved["recordings"]["sim_rosracers"]["tiny"]
+    assert r["lights"] == t["lights"] and len(r["right"]) == len(moved["moves"]) == len(r["read_as"])
+    assert all(0 <= n <= r["lights"] for n in r["right"])
+    assert all(sum(sum(row.values()) for row in m.values()) == r["lights"] for m in r["read_as"])
+    assert (tmp_path / "position.png").stat().st_size > 1000
+    done = subprocess.run([*position, "--model", "x=y", "sim_nowhere"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and "sim_nowhere" in done.stderr

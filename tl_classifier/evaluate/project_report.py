@@ -134,6 +134,73 @@ def _stages_section() -> list[str]:
     ]
 
 
+def _position_section() -> list[str]:
+    """Where the crop classifier looks (docs/heldout/position.json, from docs/probe_position.py)."""
+    path = ROOT / "docs" / "heldout" / "position.json"
+    if not path.is_file():
+        return []
+    probe = json.loads(path.read_text())
+    moves = probe["moves"]
+    frames = lambda f: f"{f['right']}/{f['frames']}" if f else "-"  # noqa: E731
+    rows = [[f"`{rec}`", f"`{name}`", frames(r.get("frames_right")), r["lights"],
+             *(f"{n} ({_pct(n / r['lights'])})" for n in r["right"])]
+            for rec, by_model in probe["recordings"].items() for name, r in by_model.items() if r["lights"]]  # fmt: skip
+    header = ["recording", "model held out", "frames right", "lights", *(f"box {100 * m:+.0f} %" for m in moves)]
+    models = ", ".join(f"`{name}` `{folder}`" for name, folder in probe["models"].items())
+    return [
+        "### Where the crop classifier looks: the lit lamp, or its place in the crop",
+        "",
+        "Each held-out model's crop classifier on every labelled RED, YELLOW and GREEN light of the recording it has not "
+        "seen, at the labelled box and at that box moved up (-) or down (+) by a share of the light's height "
+        f"(docs/probe_position.py, {probe['date']}; the models: {models}). "
+        "A detector's box on a new recording is often that far off. A classifier that tells which lamp of the housing is "
+        "lit reads the light alike wherever the box sits; one that learnt where in its crop the lit lamp is reads a red "
+        "light whose box is too high (its lamp now mid-crop) as YELLOW. *Frames right*: the whole model on the "
+        "recording's frames, as the held-out table above counts them.",
+        "",
+        *table(header, rows),
+        "",
+        *(
+            [
+                f"`{RECIPE}` is the held-out model of the table above; the others are the same detector with a crop "
+                "classifier trained on boxes moved further (docs/training.md: Where the crop classifier looks). They read "
+                f"moved boxes far better; the frames the whole model gets right {_position_gain(probe)}. On the overcast "
+                "site a red lamp is a white disc in a yellow housing: where the classifier can no longer tell the top lamp "
+                "by its place in the crop, nothing else tells it RED."
+            ]
+            if len(probe["models"]) > 1
+            else []
+        ),
+        "",
+        f"![lights read right against the box's move]({'heldout/' + probe['figure']})",
+        "",
+    ]
+
+
+def gpu_measured(benches: list[dict], machine: dict) -> bool:
+    """Whether a benchmark or the evaluation ran on a GPU: a run on one names it first ("GPU (NVIDIA ...)",
+    :func:`tl_classifier.evaluate.run.machine_description`), a run on the CPU "CPU (...)" (older ones "x86_64, ... no
+    GPU")."""
+    return any(b["machine"].startswith("GPU") for b in benches) or bool(machine.get("gpu"))
+
+
+RECIPE = "recipe"  #: docs/probe_position.py's name for the held-out models of the recipe (Makefile: probe)
+
+
+def _position_gain(probe: dict) -> str:
+    """Whether a crop classifier of an experiment got more held-out frames right than the recipe's, in words."""
+    gains = []
+    for rec, by_model in probe["recordings"].items():
+        base = (by_model.get(RECIPE) or {}).get("frames_right")
+        for name, r in by_model.items():
+            if name != RECIPE and base and r.get("frames_right"):
+                gains.append(f"{r['frames_right']['right'] - base['right']:+d} on `{rec}` (`{name}`)")
+    if not gains:
+        return "were not measured"
+    rose = any(int(g.split()[0]) > 0 for g in gains)
+    return ("rose: " if rose else "did not rise: ") + ", ".join(gains)
+
+
 HIGH_BOXES_MATTER = 0.05  # above this share of a recording's boxes sitting high, the report names them as a loss
 
 
@@ -390,6 +457,7 @@ def build(metrics: dict, report_dir: str) -> str:
         "",
         *_held_out_section(report_dir),
         *_stages_section(),
+        *_position_section(),
         *_probe_section(report_dir),
         "### In distribution: frames of recordings the shipped models were trained on",
         "",
@@ -434,10 +502,9 @@ def build(metrics: dict, report_dir: str) -> str:
         out += [*table(["model", "machine", "frames", "publisher", "bare ms median", "camera Hz", "node ms median",
                         "node ms p99", "dropped (stale)"], rows), "",
                 "Bare transport, the C++ publisher and where the time goes: [BENCHMARKS.md](BENCHMARKS.md).", ""]  # fmt: skip
-    gpu = [b for b in benches if "no GPU" not in b["machine"]] or [m for m in [metrics["machine"]] if m.get("gpu")]
     out += [
         "GPU: measured above."
-        if gpu
+        if gpu_measured(benches, metrics["machine"])
         else "GPU: not measured; none of the figures above ran on a GPU. On a machine with one, "
         "`make TF_PACKAGE='tensorflow[and-cuda]==2.21.0'`, then `make report` and `bench/node_latency`, fill it in.",
         "",
