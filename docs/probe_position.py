@@ -81,7 +81,7 @@ def probe(model_dir: Path, recording: str) -> dict:
 
 def figure(doc: dict, path: Path) -> None:
     """Share of lights read right against the box's move, one line per model, one panel per recording."""
-    from tl_classifier.model.draw import pyplot
+    from tl_classifier.model.draw import pyplot, save_figure
 
     plt = pyplot()
     recordings = list(doc["recordings"])
@@ -98,9 +98,7 @@ def figure(doc: dict, path: Path) -> None:
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("lights read right")
     fig.tight_layout()
-    with atomic_output(path, overwrite=True) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(argv: list[str]) -> int:

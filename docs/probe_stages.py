@@ -128,10 +128,9 @@ def probe_recording(name: str, loro: Path) -> dict:
 
 def figure(results: list[dict], path: Path) -> None:
     """Per recording: the share of lights found, misplaced and missed (bars), and read right on the true box (dots)."""
-    import matplotlib
+    from tl_classifier.model.draw import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     names = [r["recording"] for r in results]
     share = {k: np.array([r["all"][k] / max(r["all"]["lights"], 1) for r in results]) for k in _empty()}
@@ -149,9 +148,7 @@ def figure(results: list[dict], path: Path) -> None:
     ax.set_title("held out: which stage loses a light (each recording, the model trained without it)")
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
-    with atomic_output(path, overwrite=True) as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def main(argv: list[str]) -> int:

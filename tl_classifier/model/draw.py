@@ -34,6 +34,15 @@ def pyplot() -> Any:
     return plt
 
 
+def save_figure(fig: Any, path: str | Path, dpi: int = 110) -> None:
+    """Write a matplotlib figure to ``path`` as PNG (replacing it; never a partial file) and close it."""
+    from tl_classifier.files import atomic_output
+
+    with atomic_output(path, overwrite=True) as tmp:
+        fig.savefig(tmp, dpi=dpi, format="png")
+    pyplot().close(fig)
+
+
 def _scale(rgb: np.ndarray) -> tuple[float, int]:
     scale = max(rgb.shape[0] / 600.0, 0.5)
     return scale, max(int(round(2 * scale)), 1)
