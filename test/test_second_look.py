@@ -77,14 +77,14 @@ def test_the_exported_second_look_is_the_larger_network_and_is_found_beside_the_
 
 
 class Counting:
-    """The real second-look graph, counting its calls."""
+    """A real graph (the second look's, the crop classifier's), counting its calls."""
 
     def __init__(self, fn):
         self.fn, self.calls = fn, 0
 
-    def __call__(self, images):
+    def __call__(self, *args):
         self.calls += 1
-        return self.fn(images)
+        return self.fn(*args)
 
 
 def test_the_second_look_runs_only_where_the_first_decides_nothing(exported):
@@ -103,6 +103,22 @@ def test_the_second_look_runs_only_where_the_first_decides_nothing(exported):
     model.second_look = False  # the node's ~second_look false, evaluate's --no_second_look
     model.result(*NOTHING, 400, 300, 0.5, rgb=frame)
     assert counting.calls == 1
+
+
+def test_warm_up_runs_the_second_look_and_the_crop_classifier_too(exported):
+    """The fallbacks' graphs are called at warm-up, so that the first frame without a light does not pay their first
+    call (the node dropped frames arriving meanwhile)."""
+    from tl_classifier.model.load import load_model
+
+    out, _ = exported
+    model = load_model(out)
+    model._second = second = Counting(model._second)
+    model._crops = counted = Counting(model._crops)
+    assert model.warm_up(400, 300) >= 0.0
+    assert second.calls == 2 and counted.calls == 2
+    bare = load_model(out)
+    bare._second = bare._crops = None  # a one-stage model: no fallbacks, nothing more to warm
+    assert bare.warm_up(400, 300) >= 0.0
 
 
 def test_the_time_detect_reports_includes_the_second_look(exported):

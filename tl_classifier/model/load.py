@@ -225,13 +225,27 @@ class DetectionModel:
         return check_colours(rgb, list(surest.values()))
 
     def warm_up(self, width: int = 800, height: int = 600, runs: int = 2) -> float:
-        """Run the model on black frames so the first real frame is not slow; return the last run's time."""
+        """Run every stage on black frames so that no real frame pays a graph's first call; return the time of the
+        first look's last run.
+
+        The fallbacks too: the second look (``second_look.pb``) and the crop classifier the lamp proposals use
+        run only on frames the first look decides nothing on, and a graph's first call takes far longer than the
+        next ones (its kernels are chosen and its memory set up).  Without this, the node's first frame without a
+        light took that long, and frames arriving meanwhile were replaced before they were classified.
+        """
         blank = np.zeros((height, width, 3), np.uint8)
         elapsed = 0.0
         for _ in range(runs):
             start = time.perf_counter()
             self.raw(blank)
             elapsed = time.perf_counter() - start
+        for _ in range(runs):
+            if self._second is not None:
+                self.raw(blank, second=True)
+            if self._crops is not None:
+                with self._tf.device(self.device):
+                    self._crops(self._tf.convert_to_tensor(blank[np.newaxis]),
+                                self._tf.constant([[0.4, 0.45, 0.6, 0.55]], self._tf.float32))  # fmt: skip
         return elapsed
 
 
