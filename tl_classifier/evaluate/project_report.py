@@ -537,7 +537,10 @@ def build(metrics: dict, report_dir: str) -> str:
         "threshold, 0.30, was chosen on those held-out runs). The detector still misplaces far lights (the stage "
         "table): boxes on a light 5-11 px wide that miss it by half its size, because its boxes have no offset within "
         "their 4-pixel cell. The second look's boxes are now read again half a cell off (docs/node.md step 5): "
-        "dominikma held out 378 -> 389 with its model trained again. An offset head in the detector (retraining), "
+        "dominikma held out 378 -> 389 with its model trained again. A box a fifth of the light too high or low is "
+        "read as the wrong lamp, because the crop classifier reads where the lit lamp sits in its crop (the position "
+        "probe above); trained on boxes moved further, it read those boxes right and the frames right did not rise. "
+        "An offset head in the detector (retraining), "
         "more labelled recordings, or a backbone pretrained on more than these recordings, are what is left to try.",
         "- **One training run is not the recipe.** The overcast site's held-out model trained again with the same "
         "recipe and seed (2026-11-28, another machine, resumed after interruptions) read 506 of its 561 frames right "
