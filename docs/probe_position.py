@@ -23,8 +23,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from tl_classifier.data.annotations import Problems
 from tl_classifier.data.frames import load_frames
 from tl_classifier.files import atomic_output
@@ -42,12 +40,8 @@ def probe(model_dir: Path, recording: str) -> dict:
     from tqdm import tqdm
 
     from tl_classifier.model.load import load_model
-    from tl_classifier.tf_setup import import_tensorflow
 
-    tf = import_tensorflow()
     model = load_model(model_dir)
-    if model._crops is None:
-        raise SystemExit(f"probe_position: {model_dir}: no crop classifier beside it")
     right = {m: 0 for m in MOVES}
     read_as = {m: {s.name: {t.name: 0 for t in State} for s in STATES} for m in MOVES}
     lights = 0
@@ -60,8 +54,8 @@ def probe(model_dir: Path, recording: str) -> dict:
         h, w = rgb.shape[:2]
         moved = [[(b.ymin + m * (b.ymax - b.ymin)) / h, b.xmin / w, (b.ymax + m * (b.ymax - b.ymin)) / h, b.xmax / w]
                  for b in boxes for m in MOVES]  # fmt: skip
-        ids, _ = model._crops(tf.convert_to_tensor(rgb[None]), tf.constant(moved, tf.float32))
-        states = [model.label_map.state(int(i)) for i in np.asarray(ids)]
+        ids, _ = model.read_crops(rgb, moved)
+        states = [model.label_map.state(int(i)) for i in ids]
         for j, b in enumerate(boxes):
             truth = state_from_label(b.label)
             lights += 1
@@ -71,11 +65,11 @@ def probe(model_dir: Path, recording: str) -> dict:
                 read_as[m][truth.name][said.name] += 1
     # the frames the whole model got right on the recording, where docs/leave_one_out.py evaluated it (eval/ beside it)
     evaluated = model_dir.parent / "eval" / "metrics.json"
-    frames = None
+    whole = None
     if evaluated.is_file():
         state = json.loads(evaluated.read_text())["groups"][0]["results"]
-        frames = {k: next(iter(state.values()))[k] for k in ("right", "frames")}
-    return {"lights": lights, "frames_right": frames, "right": [right[m] for m in MOVES],
+        whole = {k: next(iter(state.values()))[k] for k in ("right", "frames")}
+    return {"lights": lights, "frames_right": whole, "right": [right[m] for m in MOVES],
             "read_as": [{t: {s: n for s, n in row.items() if n} for t, row in read_as[m].items()} for m in MOVES]}  # fmt: skip
 
 

@@ -189,16 +189,16 @@ RECIPE = "recipe"  #: docs/probe_position.py's name for the held-out models of t
 
 def _position_gain(probe: dict) -> str:
     """Whether a crop classifier of an experiment got more held-out frames right than the recipe's, in words."""
-    gains = []
+    gains = []  # (frames gained, where)
     for rec, by_model in probe["recordings"].items():
         base = (by_model.get(RECIPE) or {}).get("frames_right")
         for name, r in by_model.items():
             if name != RECIPE and base and r.get("frames_right"):
-                gains.append(f"{r['frames_right']['right'] - base['right']:+d} on `{rec}` (`{name}`)")
+                gains.append((r["frames_right"]["right"] - base["right"], f"on `{rec}` (`{name}`)"))
     if not gains:
         return "were not measured"
-    rose = any(int(g.split()[0]) > 0 for g in gains)
-    return ("rose: " if rose else "did not rise: ") + ", ".join(gains)
+    rose = any(n > 0 for n, _ in gains)
+    return ("rose: " if rose else "did not rise: ") + ", ".join(f"{n:+d} {where}" for n, where in gains)
 
 
 HIGH_BOXES_MATTER = 0.05  # above this share of a recording's boxes sitting high, the report names them as a loss

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -210,12 +210,9 @@ class DetectionModel:
         if not found:
             return []
         boxes = [(i, p, box) for i, p in enumerate(found) for box in p.boxes]
-        tf = self._tf
-        with tf.device(self.device):
-            ids, probs = self._crops(tf.convert_to_tensor(rgb[np.newaxis]),
-                                     tf.constant([box for _, _, box in boxes], tf.float32))  # fmt: skip
+        ids, probs = self.read_crops(rgb, [box for _, _, box in boxes])
         surest: dict[int, Detection] = {}  # per proposal (its index in found), its surest reading in its lamp's colour
-        for (i, p, box), cls, prob in zip(boxes, np.asarray(ids).astype(np.int64), np.asarray(probs), strict=True):
+        for (i, p, box), cls, prob in zip(boxes, ids, probs, strict=True):
             score = float(prob) * OBJECTNESS
             if self.label_map.state(int(cls)) != p.state or prob < MIN_PROBABILITY:
                 continue
@@ -243,10 +240,21 @@ class DetectionModel:
             if self._second is not None:
                 self.raw(blank, second=True)
             if self._crops is not None:
-                with self._tf.device(self.device):
-                    self._crops(self._tf.convert_to_tensor(blank[np.newaxis]),
-                                self._tf.constant([[0.4, 0.45, 0.6, 0.55]], self._tf.float32))  # fmt: skip
+                self.read_crops(blank, [(0.4, 0.45, 0.6, 0.55)])
         return elapsed
+
+    def read_crops(self, rgb: np.ndarray, boxes: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray]:
+        """The crop classifier (``crop_classifier.pb``) on normalised ``[ymin, xmin, ymax, xmax]`` boxes of ``rgb``:
+        each box's label id (int64) and probability.
+
+        :raises ModelError: if the model has no crop classifier.
+        """
+        if self._crops is None:
+            raise ModelError("has no crop classifier beside it", self.path)
+        tf = self._tf
+        with tf.device(self.device):
+            ids, probs = self._crops(tf.convert_to_tensor(rgb[np.newaxis]), tf.constant(boxes, tf.float32))
+        return np.asarray(ids).astype(np.int64), np.asarray(probs)
 
 
 def _find_model(path: Path) -> tuple[Path, str]:
