@@ -163,11 +163,17 @@ def main(argv: list[str]) -> int:
     if missing:
         print(f"probe_stages: {loro}: no held-out model for {', '.join(missing)}: run make loro first", file=sys.stderr)
         return 1
-    results = [probe_recording(n, loro) for n in names]
-    figure(results, out / "stages.png")
-    doc = {"what": __doc__.splitlines()[0], "date": time.strftime("%Y-%m-%d"), "found_iou": FOUND_IOU,
-           "touched_iou": TOUCHED_IOU, "figure": "stages.png", "recordings": results}  # fmt: skip
-    with atomic_output(out / "stages.json", overwrite=True) as tmp:
+    today = time.strftime("%Y-%m-%d")
+    results = [{**probe_recording(n, loro), "date": today} for n in names]
+    path = out / "stages.json"
+    # the recordings not probed this time keep their rows (a held-out model trained again is probed alone)
+    rows = {r["recording"]: r for r in json.loads(path.read_text())["recordings"]} if path.is_file() else {}
+    rows |= {r["recording"]: r for r in results}
+    every = [rows[n] for n in RECORDINGS if n in rows]
+    figure(every, out / "stages.png")
+    doc = {"what": __doc__.splitlines()[0], "date": today, "found_iou": FOUND_IOU, "touched_iou": TOUCHED_IOU,
+           "figure": "stages.png", "recordings": every}  # fmt: skip
+    with atomic_output(path, overwrite=True) as tmp:
         tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     for r in results:
         t = r["all"]

@@ -294,6 +294,18 @@ def test_stage_probe_on_a_two_stage_model(tiny_records: Path, tmp_path: Path):
     assert (tmp_path / "stages.png").stat().st_size > 1000
     done = subprocess.run([*probe, "car_sunny"], capture_output=True, text=True, timeout=600)  # not trained: one line
     assert done.returncode == 1 and done.stderr.count("\n") == 1 and "make loro" in done.stderr
+    # a recording probed alone (its held-out model trained again): the other recordings keep their rows
+    result["mark"] = "kept"  # this row must come back as it was written
+    (tmp_path / "stages.json").write_text(json.dumps({**json.loads((tmp_path / "stages.json").read_text()),
+                                                      "recordings": [result]}))  # fmt: skip
+    (tmp_path / "loro" / "car_sunny").mkdir()
+    for part in ("work", "model"):
+        (tmp_path / "loro" / "car_sunny" / part).symlink_to(tmp_path / part)
+    done = subprocess.run([*probe, "car_sunny"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = json.loads((tmp_path / "stages.json").read_text())["recordings"]
+    assert [r["recording"] for r in rows] == ["car_sunny", "sim_rosracers"]  # in RECORDINGS' order
+    assert rows[1]["mark"] == "kept" and "mark" not in rows[0] and rows[0]["frames"] == 159
     # docs/probe_position.py: the same model's crop classifier on each true box, and on it moved up and down
     position = [str(ROOT / "env.sh"), "python", str(ROOT / "docs/probe_position.py"), "--out", str(tmp_path)]
     done = subprocess.run([*position, "--model", f"tiny={held_out / 'model'}", "sim_rosracers"],
