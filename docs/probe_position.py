@@ -25,6 +25,7 @@ from pathlib import Path
 
 from tl_classifier.data.annotations import Problems
 from tl_classifier.data.frames import load_frames
+from tl_classifier.errors import TLClassifierError
 from tl_classifier.files import atomic_output
 from tl_classifier.states import State, state_from_label
 from tl_classifier.testing.realdata import RECORDINGS
@@ -118,7 +119,11 @@ def main(argv: list[str]) -> int:
                 print(f"probe_position: no {path}: {name} left out on {rec}", flush=True)
                 continue
             doc["models"][name] = folder  # as given: {recording} stands for each recording
-            r = doc["recordings"][rec][name] = probe(path, rec)
+            try:
+                r = doc["recordings"][rec][name] = probe(path, rec)
+            except TLClassifierError as err:  # no model there, or one without a crop classifier: one line
+                print(f"probe_position: {err}", file=sys.stderr)
+                return 1
             print(
                 f"{name} on {rec}: of {r['lights']} lights, right with the box moved "
                 + ", ".join(f"{100 * m:+.0f} %: {n}" for m, n in zip(MOVES, r["right"], strict=True)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -319,3 +320,13 @@ def test_stage_probe_on_a_two_stage_model(tiny_records: Path, tmp_path: Path):
     assert (tmp_path / "position.png").stat().st_size > 1000
     done = subprocess.run([*position, "--model", "x=y", "sim_nowhere"], capture_output=True, text=True, timeout=600)
     assert done.returncode == 1 and done.stderr.count("\n") == 1 and "sim_nowhere" in done.stderr
+    # a model without a crop classifier beside it: one line naming it, nothing written
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for f in ("frozen_inference_graph.pb", "label_map.pbtxt", "model.json"):
+        shutil.copyfile(held_out / "model" / f, bare / f)  # copies: a link's crop classifier is found beside its target
+    (tmp_path / "position.json").unlink()
+    done = subprocess.run([*position, "--model", f"bare={bare}", "sim_rosracers"], capture_output=True, text=True, timeout=600)
+    said = done.stderr.splitlines()[-1]  # after TensorFlow's own lines, which differ between CPUs
+    assert done.returncode == 1 and said.startswith("probe_position: ") and "no crop classifier" in said, done.stderr[-2000:]
+    assert str(bare) in said and not (tmp_path / "position.json").exists()
