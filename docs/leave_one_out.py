@@ -146,6 +146,8 @@ def main(argv: list[str]) -> int:
                    "with --tag")  # fmt: skip
     p.add_argument("--paste", help="an experiment: the share of training images with far lights pasted in (train builtin "
                    "--paste; the recipe's is 0.5); with --tag")  # fmt: skip
+    p.add_argument("--box_offsets", action="store_true", help="an experiment: the detector's offset head (train builtin "
+                   "--box_offsets); with --tag")  # fmt: skip
     p.add_argument("--short", action="store_true", help="an experiment: the shorter schedule the held-out table "
                    "used before (--epochs 15 --classifier_epochs 8, not the shipped 40 and 12); default tag: short")  # fmt: skip
     p.add_argument("--tag", help="an experiment with the code as it is now (another augmentation, say): its work in "
@@ -161,6 +163,10 @@ def main(argv: list[str]) -> int:
         if not a.tag:
             raise SystemExit("leave_one_out: --paste is an experiment: give it a --tag")
         SETTINGS[SETTINGS.index("--paste") + 1] = a.paste
+    if a.box_offsets:
+        if not a.tag:
+            raise SystemExit("leave_one_out: --box_offsets is an experiment: give it a --tag")
+        SETTINGS.append("--box_offsets")
     if a.short:
         SETTINGS[SETTINGS.index("--epochs") + 1] = "15"
         SETTINGS[SETTINGS.index("--classifier_epochs") + 1] = "8"

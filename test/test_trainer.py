@@ -24,6 +24,7 @@ from tl_classifier.train.network import (
     TrainError,
     build_model,
     centernet_loss,
+    decode_peaks,
     detector_fn,
     light_bank,
     make_targets,
@@ -49,6 +50,29 @@ def test_targets_peak_at_box_centres():
     assert t[..., 6].sum() == 1
     empty = make_targets(tf.zeros([0, 4]), tf.zeros([0], tf.int32), TINY).numpy()
     assert empty.max() == 0 and np.isfinite(empty).all()
+
+
+def test_offset_head_puts_the_box_where_the_light_is_in_its_cell():
+    """Decoded from perfect targets, a box with the offset head is the labelled box; without it, centred on its cell."""
+    import tensorflow as tf
+
+    box = [0.1, 0.2, 0.3, 0.27]  # centre (0.2, 0.235) of a 16x24 grid: cell (3, 5), at (0.2, 0.64) in it
+    with_offsets = dataclasses.replace(TINY, num_classes=1, offsets=True)
+    assert with_offsets.channels_out == 5 and build_model(with_offsets).output_shape[-1] == 5
+    for spec, centre_x in ((with_offsets, 0.235), (dataclasses.replace(with_offsets, offsets=False), 5.5 / 24)):
+        t = make_targets(tf.constant([box]), tf.constant([1]), spec)
+        assert t.shape[-1] == spec.channels_out + 1
+        heat = tf.clip_by_value(t[..., :1], 1e-6, 1 - 1e-6)
+        out = tf.concat([tf.math.log(heat / (1 - heat)), t[..., 1 : spec.channels_out]], -1)[None]
+        boxes, scores, _ = decode_peaks(out, spec)
+        ymin, xmin, ymax, xmax = boxes[0, 0].numpy()
+        assert scores[0, 0] > 0.99 and (xmin + xmax) / 2 == pytest.approx(centre_x, abs=1e-5)
+        assert xmax - xmin == pytest.approx(0.07, abs=1e-5) and ymax - ymin == pytest.approx(0.2, abs=1e-5)
+        assert float(centernet_loss(1, spec.offsets)(t[None], out)) < 0.05  # the offset's L1 is 0 where it is right
+    t = make_targets(tf.constant([box]), tf.constant([1]), with_offsets)
+    np.testing.assert_allclose(t[3, 5, 3:5], [0.64, 0.2], atol=1e-5)  # x, y in the cell
+    wrong = tf.concat([t[..., :3], 1 - t[..., 3:5]], -1)[None]
+    assert float(centernet_loss(1, True)(t[None], wrong)) > float(centernet_loss(1, True)(t[None], t[None, ..., :5])) + 0.5
 
 
 def test_loss_falls_when_training_on_one_batch():
@@ -200,6 +224,23 @@ def test_two_stage_training_end_to_end_and_threshold_again(tiny_records: Path, t
     cmd[2] = f"--model={tmp_path}"  # a folder without model.json: one line
     done = subprocess.run(cmd, capture_output=True, text=True)
     assert done.returncode == 1 and done.stderr.count("\n") == 1 and "model.json" in done.stderr
+
+
+def test_box_offsets_trained_exported_and_exported_again(tiny_records: Path, tmp_path: Path):
+    """--box_offsets: the detector's offset head is trained, said in model.json, and rebuilt by `train second_look`."""
+    done = builtin(tiny_records, tmp_path, "--two_stage", "--classifier_epochs=1", "--classifier_steps=2", "--box_offsets")
+    assert done.returncode == 0, done.stderr[-2000:]
+    info = json.loads((tmp_path / "model/model.json").read_text())
+    assert info["training"]["box_offsets"] is True
+    assert json.loads((tmp_path / "work" / SETTINGS_NAME).read_text())["box_offsets"] is True
+    assert load_model(tmp_path / "model").detect(np.zeros((600, 800, 3), np.uint8)).state.name
+    cmd = [str(ROOT / "scripts/train"), "second_look", f"--model={tmp_path / 'model'}", "--size=192x128"]
+    again = subprocess.run(cmd, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr[-2000:]  # its variables are those of a detector with the offset head
+    assert load_model(tmp_path / "model").second_look
+    # the same model_dir without the head: its checkpoints are of another network
+    other = builtin(tiny_records, tmp_path, "--two_stage", "--classifier_epochs=1", "--classifier_steps=2", "--overwrite")
+    assert other.returncode == 1 and "box_offsets True -> False" in other.stderr, other.stderr[-2000:]
 
 
 def test_mosaic_puts_each_frame_and_its_boxes_in_one_quarter():

@@ -77,6 +77,8 @@ def parser() -> argparse.ArgumentParser:
                    "(default: none)")  # fmt: skip
     b.add_argument("--paste", type=float, default=0.0, help="with --two_stage: share of training images into which one "
                    "to three labelled lights of other frames are pasted at far-light sizes (default: 0)")  # fmt: skip
+    b.add_argument("--box_offsets", action="store_true", help="the detector learns where in its 4-pixel cell each "
+                   "light's centre is (CenterNet's offset head); without it a box is centred on its cell")  # fmt: skip
     b.add_argument("--no_progress", action="store_true")
     b.add_argument("--overwrite", action="store_true")
     return p

@@ -45,6 +45,7 @@ class BuiltinOptions:
     classifier_steps: int = 100
     mosaic: float = 0.0  #: share of training images that are four frames at half size (far lights, other scenes)
     paste: float = 0.0  #: share of training images with far lights pasted in (two_stage only)
+    box_offsets: bool = False  #: the detector's offset head: where in its stride-4 cell a light's centre is
     #: WIDTHxHEIGHT of the second look (two_stage only): the same networks on a larger detector input, exported as
     #: second_look.pb and run where the first look decides nothing; empty: none.  Not a training setting (the weights
     #: are the first look's), so a finished training can be exported again with it.
@@ -101,7 +102,7 @@ def train_builtin(a: BuiltinOptions) -> TrainResult:
     width, height = input_size(a.input_size, "--input_size")
     second_size = input_size(a.second_look, "--second_look") if a.second_look else None
     classes = 1 if a.two_stage else max(label_map.names)
-    spec = ModelSpec(num_classes=classes, input_height=height, input_width=width, alpha=a.alpha)
+    spec = ModelSpec(num_classes=classes, input_height=height, input_width=width, alpha=a.alpha, offsets=a.box_offsets)
     _require_records([*a.train_record, *(a.val_record or [])])
     if a.paste and not a.two_stage:
         raise TrainError("--paste pastes lights of class 1 (a light): it needs --two_stage")
@@ -125,7 +126,7 @@ def train_builtin(a: BuiltinOptions) -> TrainResult:
             except Exception as err:  # Keras raises ValueError, OSError, ...
                 raise TLClassifierError(f"cannot load backbone weights ({err})", weights) from err
         schedule = keras.optimizers.schedules.CosineDecay(a.learning_rate, a.epochs * a.steps_per_epoch, warmup_target=None)
-        model.compile(optimizer=keras.optimizers.Adam(schedule), loss=centernet_loss(spec.num_classes))
+        model.compile(optimizer=keras.optimizers.Adam(schedule), loss=centernet_loss(spec.num_classes, spec.offsets))
     finished = work / "detector.weights.h5"  # written once the detector's training is complete
     if a.two_stage and finished.is_file():
         print(f"the detector was trained already: {finished} (delete it to train it again)", flush=True)
@@ -228,7 +229,9 @@ def rebuild_two_stage(model_dir: Path, info: dict) -> tuple[Any, Any, Any]:
 
     tf = import_tensorflow()
     width, height = input_size(str(info.get("input_size", "")), "model.json's input_size")
-    spec = ModelSpec(num_classes=1, input_height=height, input_width=width, alpha=float(info["training"]["alpha"]))
+    training = info["training"]
+    spec = ModelSpec(num_classes=1, input_height=height, input_width=width, alpha=float(training["alpha"]),
+                     offsets=bool(training.get("box_offsets", False)))  # fmt: skip
     saved = model_dir / SAVED_MODEL_DIR
     try:
         kept = list(tf.saved_model.load(str(saved)).model.weights)
@@ -268,7 +271,7 @@ def export_second_look(model_dir: Path, size: str) -> SecondLookResult:
 #: The options that make a model what it is: written into its model.json (training_description).
 MODEL_SETTINGS = (
     "input_size", "alpha", "pretrained", "epochs", "steps_per_epoch", "batch_size", "learning_rate", "seed",
-    "two_stage", "classifier_epochs", "classifier_steps", "mosaic", "paste",
+    "two_stage", "classifier_epochs", "classifier_steps", "mosaic", "paste", "box_offsets",
 )  # fmt: skip
 #: What a model_dir's checkpoints depend on: resuming (or reusing a finished stage) with other values would
 #: silently give a model of the old settings (the backbone's weights load whatever the input size).

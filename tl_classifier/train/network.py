@@ -5,7 +5,9 @@ MobileNetV2 backbone, a small feature pyramid that brings its stride-16 and
 stride-8 features up to stride 4 (traffic lights are often under 20 px wide:
 they need fine, multi-scale features), and two heads on the stride-4 grid: a
 heatmap per class whose peaks are light centres, and the box size at each
-centre.  Decoding is TensorFlow ops only (a 3x3 max-pool keeps the peaks, then
+centre; with ``ModelSpec.offsets``, a third: where in its cell the centre is
+(CenterNet's offset head; without it a box is centred on its cell, up to half a
+cell off, a third of a far light's width).  Decoding is TensorFlow ops only (a 3x3 max-pool keeps the peaks, then
 ``top_k``), so the exported graph runs anywhere TensorFlow does.
 
 Why this and not an SSD or Faster R-CNN: it is one small network with no
@@ -47,12 +49,20 @@ class ModelSpec:
     alpha: float = 0.5  #: MobileNetV2 width multiplier
     channels: int = 64  #: feature pyramid and head width
     max_detections: int = 20
+    #: a head that says where in its stride-4 cell each centre is (CenterNet's offset); without it, the cell's middle
+    offsets: bool = False
+
+    @property
+    def channels_out(self) -> int:
+        """The network's output channels: heatmaps, width and height, and the centre's offset in its cell if any."""
+        return self.num_classes + 2 + (2 if self.offsets else 0)
 
 
 def build_model(spec: ModelSpec, backbone_weights: str | None = None) -> Any:
-    """The Keras model: float RGB image in 0..255, [B, H, W, 3] -> [B, H/4, W/4, classes + 2].
+    """The Keras model: float RGB image in 0..255, [B, H, W, 3] -> [B, H/4, W/4, spec.channels_out].
 
-    The last two channels are the box width and height in stride-4 cells.
+    After the heatmaps: the box width and height in stride-4 cells, then (``spec.offsets``) the centre's x and y in
+    its cell, 0..1.
     """
     tf = import_tensorflow()
     keras = tf.keras
@@ -87,7 +97,11 @@ def build_model(spec: ModelSpec, backbone_weights: str | None = None) -> Any:
     heat = conv(spec.num_classes, 1, bias_initializer=keras.initializers.Constant(prior), name="heatmap")(heat)
     size = sep(fine, 3, padding="same", activation="relu", name="size_conv")(p)
     size = conv(2, 1, name="size")(size)
-    return keras.Model(inputs, keras.layers.Concatenate(name="outputs")([heat, size]), name="tl_centernet")
+    heads = [heat, size]
+    if spec.offsets:
+        offset = sep(fine, 3, padding="same", activation="relu", name="offset_conv")(p)
+        heads.append(conv(2, 1, bias_initializer=keras.initializers.Constant(0.5), name="offset")(offset))
+    return keras.Model(inputs, keras.layers.Concatenate(name="outputs")(heads), name="tl_centernet")
 
 
 # --- targets and loss -------------------------------------------------------------------
@@ -98,7 +112,8 @@ def make_targets(boxes: Any, classes: Any, spec: ModelSpec) -> Any:
 
     :param boxes: float [N, 4] normalised ymin, xmin, ymax, xmax.
     :param classes: int [N], from 1.
-    :returns: float [H/4, W/4, classes + 3]: heatmaps, width, height, mask.
+    :returns: float [H/4, W/4, spec.channels_out + 1]: heatmaps, width, height, (``spec.offsets``) the centre's x
+        and y in its cell, mask.
     """
     tf = import_tensorflow()
     gh, gw = spec.input_height // STRIDE, spec.input_width // STRIDE
@@ -118,7 +133,12 @@ def make_targets(boxes: Any, classes: Any, spec: ModelSpec) -> Any:
     heat = tf.maximum(heat, peak[..., None] * onehot_at(idx, classes, spec, tf))
     wh = tf.scatter_nd(idx, tf.stack([bw, bh], axis=1), [gh, gw, 2])
     mask = tf.minimum(peak, 1.0)[..., None]
-    return tf.concat([heat, wh, mask], axis=-1)
+    if not spec.offsets:
+        return tf.concat([heat, wh, mask], axis=-1)
+    # two lights in one cell: scatter_nd adds their offsets; their mean is as good a centre as either
+    inside = tf.stack([cx - tf.cast(ix, tf.float32), cy - tf.cast(iy, tf.float32)], axis=1)
+    offset = tf.scatter_nd(idx, inside, [gh, gw, 2]) / tf.maximum(peak, 1.0)[..., None]
+    return tf.concat([heat, wh, offset, mask], axis=-1)
 
 
 def onehot_at(idx: Any, classes: Any, spec: ModelSpec, tf: Any) -> Any:
@@ -128,20 +148,25 @@ def onehot_at(idx: Any, classes: Any, spec: ModelSpec, tf: Any) -> Any:
     return tf.minimum(tf.scatter_nd(full, tf.ones_like(classes, tf.float32), [gh, gw, spec.num_classes]), 1.0)
 
 
-def centernet_loss(num_classes: int) -> Any:
-    """Focal loss on the heatmaps (CenterNet's) plus 0.1 x L1 on the sizes at centres."""
+def centernet_loss(num_classes: int, offsets: bool = False) -> Any:
+    """Focal loss on the heatmaps (CenterNet's) plus 0.1 x L1 on the sizes at centres (and, with ``offsets``, 1 x L1
+    on the centres' offsets in their cells, CenterNet's weights)."""
     tf = import_tensorflow()
 
     def loss(y_true: Any, y_pred: Any) -> Any:
         heat_t, wh_t, mask = y_true[..., :num_classes], y_true[..., num_classes : num_classes + 2], y_true[..., -1:]
+        centres = tf.maximum(tf.reduce_sum(mask), 1.0)
         heat_p = tf.clip_by_value(tf.sigmoid(y_pred[..., :num_classes]), 1e-4, 1 - 1e-4)
         pos = tf.cast(heat_t >= 1.0 - 1e-6, tf.float32)
         pos_loss = -tf.math.log(heat_p) * (1 - heat_p) ** 2 * pos
         neg_loss = -tf.math.log(1 - heat_p) * heat_p**2 * (1 - heat_t) ** 4 * (1 - pos)
         n = tf.maximum(tf.reduce_sum(pos), 1.0)
         focal = (tf.reduce_sum(pos_loss) + tf.reduce_sum(neg_loss)) / n
-        size = tf.reduce_sum(tf.abs(y_pred[..., num_classes:] - wh_t) * mask) / tf.maximum(tf.reduce_sum(mask), 1.0)
-        return focal + 0.1 * size
+        size = tf.reduce_sum(tf.abs(y_pred[..., num_classes : num_classes + 2] - wh_t) * mask) / centres
+        if not offsets:
+            return focal + 0.1 * size
+        off_t, off_p = y_true[..., num_classes + 2 : num_classes + 4], y_pred[..., num_classes + 2 : num_classes + 4]
+        return focal + 0.1 * size + tf.reduce_sum(tf.abs(off_p - off_t) * mask) / centres
 
     return loss
 
@@ -150,10 +175,12 @@ def centernet_loss(num_classes: int) -> Any:
 
 
 def decode_peaks(out: Any, spec: ModelSpec) -> tuple[Any, Any, Any]:
-    """The network's output [B, H/4, W/4, C + 2] -> the ``max_detections`` best peaks: boxes, scores, class ids from 1.
+    """The network's output [B, H/4, W/4, spec.channels_out] -> the ``max_detections`` best peaks: boxes, scores,
+    class ids from 1.
 
     A 3x3 max-pool keeps the local maxima of each class's heatmap, then ``top_k``
-    takes the best; boxes are normalised ``[ymin, xmin, ymax, xmax]``, best first.
+    takes the best; boxes are normalised ``[ymin, xmin, ymax, xmax]``, best first, centred where the offset head
+    says in their cell (``spec.offsets``), else in its middle.
     """
     tf = import_tensorflow()
     heat = tf.sigmoid(out[..., : spec.num_classes])
@@ -163,9 +190,14 @@ def decode_peaks(out: Any, spec: ModelSpec) -> tuple[Any, Any, Any]:
     scores, index = tf.math.top_k(flat, k=spec.max_detections)
     cls = index % spec.num_classes
     cell = index // spec.num_classes
-    cy = tf.cast(cell // gw, tf.float32) + 0.5
-    cx = tf.cast(cell % gw, tf.float32) + 0.5
-    wh = tf.gather(tf.reshape(out[..., spec.num_classes :], [tf.shape(out)[0], -1, 2]), cell, batch_dims=1)
+    cy = tf.cast(cell // gw, tf.float32)
+    cx = tf.cast(cell % gw, tf.float32)
+    if spec.offsets:
+        off = tf.gather(tf.reshape(out[..., spec.num_classes + 2 :], [tf.shape(out)[0], -1, 2]), cell, batch_dims=1)
+        cx, cy = cx + tf.clip_by_value(off[..., 0], 0.0, 1.0), cy + tf.clip_by_value(off[..., 1], 0.0, 1.0)
+    else:
+        cx, cy = cx + 0.5, cy + 0.5
+    wh = tf.gather(tf.reshape(out[..., spec.num_classes : spec.num_classes + 2], [tf.shape(out)[0], -1, 2]), cell, batch_dims=1)
     w, h = tf.maximum(wh[..., 0], 0.5), tf.maximum(wh[..., 1], 0.5)
     boxes = tf.stack([(cy - h / 2) / gh, (cx - w / 2) / gw, (cy + h / 2) / gh, (cx + w / 2) / gw], axis=-1)
     return tf.clip_by_value(boxes, 0.0, 1.0), scores, cls + 1
