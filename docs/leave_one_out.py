@@ -29,7 +29,7 @@ from pathlib import Path
 from tl_classifier.data.annotations import Problems
 from tl_classifier.data.frames import load_frames
 from tl_classifier.model.proposals import proposal_settings
-from tl_classifier.testing.realdata import RECORDINGS, SIZE_BINS, launch_roi, size_bin
+from tl_classifier.testing.realdata import RECORDINGS, SIZE_BINS, launch_roi, size_bin, write_recording_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDS = ROOT / ".ws" / "default_model"  # make default-model-data
@@ -119,19 +119,12 @@ def held_out(name: str, spec: dict) -> dict:
 
 def write(path: Path, mine: dict[str, dict]) -> list[dict]:
     """Write this run's recordings into ``path``, keeping the others it holds (another run's, written meanwhile)."""
-    old = json.loads(path.read_text()) if path.is_file() else {}
-    results = {r["recording"]: r for r in old.get("recordings", [])} | mine
-    ordered = [results[n] for n in RECORDINGS if n in results]
-    out = {
+    head = {
         "what": "each real recording evaluated by a model trained without it (leave one recording out)",
         "settings": " ".join(SETTINGS),
         "date": time.strftime("%Y-%m-%d"),
-        "recordings": ordered,
     }
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return ordered
+    return write_recording_rows(path, head, mine.values())
 
 
 def main(argv: list[str]) -> int:

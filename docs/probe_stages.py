@@ -39,9 +39,8 @@ import numpy as np
 from tl_classifier.data.annotations import Problems, iou_matrix
 from tl_classifier.data.frames import load_frames
 from tl_classifier.fields import DetectionFields as D
-from tl_classifier.files import atomic_output
 from tl_classifier.states import State, state_from_label
-from tl_classifier.testing.realdata import RECORDINGS, SIZE_BINS, launch_roi, size_bin
+from tl_classifier.testing.realdata import RECORDINGS, SIZE_BINS, launch_roi, size_bin, write_recording_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 FOUND_IOU, TOUCHED_IOU = 0.5, 0.1
@@ -165,16 +164,10 @@ def main(argv: list[str]) -> int:
         return 1
     today = time.strftime("%Y-%m-%d")
     results = [{**probe_recording(n, loro), "date": today} for n in names]
-    path = out / "stages.json"
+    head = {"what": __doc__.splitlines()[0], "date": today, "found_iou": FOUND_IOU, "touched_iou": TOUCHED_IOU,
+            "figure": "stages.png"}  # fmt: skip
     # the recordings not probed this time keep their rows (a held-out model trained again is probed alone)
-    rows = {r["recording"]: r for r in json.loads(path.read_text())["recordings"]} if path.is_file() else {}
-    rows |= {r["recording"]: r for r in results}
-    every = [rows[n] for n in RECORDINGS if n in rows]
-    figure(every, out / "stages.png")
-    doc = {"what": __doc__.splitlines()[0], "date": today, "found_iou": FOUND_IOU, "touched_iou": TOUCHED_IOU,
-           "figure": "stages.png", "recordings": every}  # fmt: skip
-    with atomic_output(path, overwrite=True) as tmp:
-        tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    figure(write_recording_rows(out / "stages.json", head, results), out / "stages.png")
     for r in results:
         t = r["all"]
         print(f"{r['recording']:<14} frames wrong {r['frames_wrong']}/{r['frames']} ({r['wrong_by_a_box_on_no_light']} by a "

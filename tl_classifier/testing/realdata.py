@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from tl_classifier.files import atomic_output
 from tl_classifier.params import SITE_ROI, Roi
 
 _ROOT = Path(__file__).resolve().parents[2]  #: the repository
@@ -110,3 +113,15 @@ SIZE_BINS = ((0, 20, "under 20 px"), (20, 40, "20-40 px"), (40, 10**6, "40 px an
 def size_bin(width: float) -> str:
     """The :data:`SIZE_BINS` label of a light ``width`` pixels wide."""
     return next(label for lo, hi, label in SIZE_BINS if lo <= width < hi)
+
+
+def write_recording_rows(path: Path, head: dict, rows: Iterable[dict]) -> list[dict]:
+    """Write ``head`` and ``rows`` (one per recording of :data:`RECORDINGS`, named by its ``recording`` key) to the
+    JSON file ``path``, keeping the rows it holds of the recordings not in ``rows`` (another run's: a held-out model
+    trained again is run alone), in :data:`RECORDINGS`' order, under a temporary name first; returns the rows written."""
+    old = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    merged = {r["recording"]: r for r in old.get("recordings", [])} | {r["recording"]: r for r in rows}
+    ordered = [merged[n] for n in RECORDINGS if n in merged]
+    with atomic_output(path, overwrite=True) as tmp:
+        tmp.write_text(json.dumps({**head, "recordings": ordered}, indent=2) + "\n", encoding="utf-8")
+    return ordered
