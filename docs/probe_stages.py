@@ -58,17 +58,17 @@ def probe_recording(name: str, loro: Path) -> dict:
 
     from tl_classifier.model.load import load_model
     from tl_classifier.tf_setup import import_tensorflow
+    from tl_classifier.train.builtin import detector_spec
     from tl_classifier.train.crops import LABEL_MAP, build_classifier, classify_crops
-    from tl_classifier.train.network import ModelSpec, build_model, detector_fn
+    from tl_classifier.train.network import build_model, detector_fn
 
     tf = import_tensorflow()
     model = load_model(loro / name / "model")
     work = loro / name / "work"
     classifier = build_classifier()
     classifier.load_weights(str(work / "classifier.weights.h5"))
-    settings = json.loads((work / "settings.json").read_text())  # the detector's shape, as train builtin wrote it
-    width, height = (int(v) for v in settings["input_size"].split("x"))
-    spec = ModelSpec(num_classes=1, input_height=height, input_width=width, alpha=settings["alpha"])
+    # the detector's shape, as train builtin wrote it
+    spec = detector_spec(json.loads((work / "settings.json").read_text()), str(work / "settings.json"))
     detector = build_model(spec)
     detector.load_weights(str(work / "detector.weights.h5"))
     find = tf.function(detector_fn(detector, spec, min_score=model.score_threshold))  # the first stage alone

@@ -152,7 +152,7 @@ def train_builtin(a: BuiltinOptions) -> TrainResult:
         ]
         history = model.fit(train_ds, epochs=a.epochs, steps_per_epoch=a.steps_per_epoch, validation_data=val_ds,
                             callbacks=callbacks, verbose=1 if not a.no_progress else 2)  # fmt: skip
-        loss_curve(history.history, work / "loss.png")
+        loss_curve(history.history, work / "loss.png", "loss (focal + 0.1 size + offset)" if spec.offsets else None)
         if a.two_stage:
             save_weights(model, finished)
     if a.two_stage:
@@ -225,13 +225,11 @@ def rebuild_two_stage(model_dir: Path, info: dict) -> tuple[Any, Any, Any]:
     from tl_classifier.fields import SAVED_MODEL_DIR
     from tl_classifier.tf_setup import import_tensorflow
     from tl_classifier.train.crops import build_classifier
-    from tl_classifier.train.network import ModelSpec, build_model
+    from tl_classifier.train.network import build_model
 
     tf = import_tensorflow()
-    width, height = input_size(str(info.get("input_size", "")), "model.json's input_size")
-    training = info["training"]
-    spec = ModelSpec(num_classes=1, input_height=height, input_width=width, alpha=float(training["alpha"]),
-                     offsets=bool(training.get("box_offsets", False)))  # fmt: skip
+    spec = detector_spec({**info["training"], "input_size": info.get("input_size", "")}, "model.json")
+    width, height = spec.input_width, spec.input_height
     saved = model_dir / SAVED_MODEL_DIR
     try:
         kept = list(tf.saved_model.load(str(saved)).model.weights)
@@ -277,6 +275,20 @@ MODEL_SETTINGS = (
 #: silently give a model of the old settings (the backbone's weights load whatever the input size).
 RESUME_SETTINGS = ("train_record", *MODEL_SETTINGS)
 SETTINGS_NAME = "settings.json"
+
+
+def detector_spec(settings: dict, where: str) -> Any:
+    """A two-stage model's detector (:class:`~tl_classifier.train.network.ModelSpec`), from the settings it was trained
+    with: its ``model.json``'s ``training``, or its model_dir's ``settings.json`` (``where`` names which, for errors).
+
+    :raises TrainError: if the input size there is not WIDTHxHEIGHT in multiples of 32.
+    """
+    from tl_classifier.train.network import ModelSpec
+
+    width, height = input_size(str(settings.get("input_size", "")), f"{where}'s input_size")
+    # a model trained before a setting existed was trained with its default
+    return ModelSpec(num_classes=1, input_height=height, input_width=width, alpha=float(settings.get("alpha", 0.5)),
+                     offsets=bool(settings.get("box_offsets", False)))  # fmt: skip
 
 
 def input_size(text: str, option: str) -> tuple[int, int]:
@@ -427,7 +439,7 @@ def training_description(a: BuiltinOptions) -> dict:
     }
 
 
-def loss_curve(history: dict[str, list[float]], path: Path, ylabel: str = "loss (focal + 0.1 size)") -> None:
+def loss_curve(history: dict[str, list[float]], path: Path, ylabel: str | None = None) -> None:
     """Draw the training (and validation) loss per epoch to PNG."""
     from tl_classifier.model.draw import pyplot
 
@@ -437,7 +449,7 @@ def loss_curve(history: dict[str, list[float]], path: Path, ylabel: str = "loss 
         if history.get(key):
             ax.plot(range(1, len(history[key]) + 1), history[key], label=label)
     ax.set_xlabel("epoch")
-    ax.set_ylabel(ylabel)
+    ax.set_ylabel(ylabel or "loss (focal + 0.1 size)")
     ax.set_yscale("log")
     ax.legend()
     ax.grid(alpha=0.3)
