@@ -540,8 +540,10 @@ def build(metrics: dict, report_dir: str) -> str:
         "dominikma held out 378 -> 389 with its model trained again. A box a fifth of the light too high or low is "
         "read as the wrong lamp, because the crop classifier reads where the lit lamp sits in its crop (the position "
         "probe above); trained on boxes moved further, it read those boxes right and the frames right did not rise. "
-        "An offset head in the detector (retraining), "
-        "more labelled recordings, or a backbone pretrained on more than these recordings, are what is left to try.",
+        "An offset head in the detector (`train builtin --box_offsets`, an experiment: dominikma held out, its "
+        "boxes on far lights far better, its frames right not yet, because more unlit far housings are then found "
+        "and read RED; docs/training.md), more labelled recordings, or a backbone pretrained on more than these "
+        "recordings, are what is left to try.",
         "- **One training run is not the recipe.** The overcast site's held-out model trained again with the same "
         "recipe and seed (2026-11-28, another machine, resumed after interruptions) read 506 of its 561 frames right "
         "where the previous one read 544: with the sunny site's row as it is now, the car's held-out figure is "
