@@ -36,6 +36,22 @@ def test_a_green_needs_more_than_the_threshold():
     assert decide_state([det(OFF, 0.9), det(G, 0.6)], 0.5)[0] == OFF  # 0.6 < 0.75: the GREEN does not count
 
 
+def test_a_far_intersection_beside_the_near_one_does_not_decide():
+    """RELEVANT_HEIGHT: a light under half the tallest counted light's height does not count, whatever it scores
+    (dominikma's far housings at the frame's bottom edge, read RED under three near GREEN lights)."""
+
+    def light(state, score, height):
+        return Detection(state, state.name, 1, score, 100, 500, 110, 500 + height)
+
+    near = [light(G, 0.93, 70), light(G, 0.87, 72)]
+    assert decide_state([*near, light(R, 0.40, 17)], 0.1)[0] == G
+    assert decide_state([*near, light(R, 0.40, 36)], 0.1)[0] == R  # half the tallest: the same intersection, it counts
+    # the far light decides where it is the only one, and a tall light that does not count (UNKNOWN, under the
+    # threshold) does not make it small
+    assert decide_state([light(R, 0.40, 17)], 0.1) == (R, 0.40)
+    assert decide_state([light(U, 0.9, 70), light(G, 0.05, 70), light(R, 0.40, 17)], 0.1) == (R, 0.40)
+
+
 def feed(f, states):
     return [f.update(s) for s in states]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from tl_classifier.evaluate.metrics import STATE_ORDER
 from tl_classifier.evaluate.scoring import ANY_LIGHT
-from tl_classifier.model.detection import GREEN_MARGIN
+from tl_classifier.model.detection import GREEN_MARGIN, RELEVANT_HEIGHT
 from tl_classifier.params import Roi
 
 
@@ -52,10 +52,11 @@ SUMMARY_HEADER = ("model", "data", "state right", "RED read as GREEN", "RED miss
 
 #: How a frame's state is decided from its lights (docs/node.md), said alike in report.md and docs/REPORT.md.
 DECISION_RULE = (
-    f"(GREEN ones at {GREEN_MARGIN:g} times it), the most careful state (RED over YELLOW over GREEN over OFF; none: "
-    "UNKNOWN), after a GREEN whose lamp looks red or shows no green, and a YELLOW whose lamp looks green, have been "
-    "made UNKNOWN (where none decides, a two-stage model's second look and then its lamp proposals are decided the "
-    "same way)"
+    f"(GREEN ones at {GREEN_MARGIN:g} times it), and at least {RELEVANT_HEIGHT:g} of the tallest one's height (a "
+    "farther intersection does not decide beside the near one), the most careful state (RED over YELLOW over GREEN "
+    "over OFF; none: UNKNOWN), after a GREEN whose lamp looks red or shows no green, and a YELLOW whose lamp looks "
+    "green, have been made UNKNOWN (where none decides, a two-stage model's second look and then its lamp proposals "
+    "are decided the same way)"
 )
 
 METHOD = (

@@ -546,9 +546,9 @@ def build(metrics: dict, report_dir: str) -> str:
         "recordings, are what is left to try.",
         "- **One training run is not the recipe.** The overcast site's held-out model trained again with the same "
         "recipe and seed (2026-11-28, another machine, resumed after interruptions) read 506 of its 561 frames right "
-        "where the previous one read 544: with the sunny site's row as it is now, the car's held-out figure is "
-        "97.4 % with one run and 92.1 % with the next, the same code either way (models/README.md). Train more than "
-        "once, and on your own recording, before you trust one figure.",
+        "where the previous one read 544, the same code either way: 38 frames, five points of the car's held-out "
+        "figure, from training again alone (models/README.md). Train more than once, and on your own recording, "
+        "before you trust one figure.",
         "- **Retrain for a new place**: add your labelled frames to the training records (`create_tf_record`) and "
         "repeat `make default-model`, which trains, picks the score threshold on the validation frames and rewrites "
         "this report. With the Object Detection API installed, `train configure` / `train run` do the same for the "
