@@ -148,17 +148,14 @@ def main(argv: list[str]) -> int:
     a = p.parse_args(argv)
     if a.input_size:
         SETTINGS[SETTINGS.index("--input_size") + 1] = a.input_size
+    experiment = next((f"--{n}" for n in ("mosaic", "paste", "box_offsets") if getattr(a, n)), None)
+    if experiment and not a.tag:
+        raise SystemExit(f"leave_one_out: {experiment} is an experiment: give it a --tag")
     if a.mosaic:
-        if not a.tag:
-            raise SystemExit("leave_one_out: --mosaic is an experiment: give it a --tag")
         SETTINGS.extend(["--mosaic", a.mosaic])
     if a.paste:
-        if not a.tag:
-            raise SystemExit("leave_one_out: --paste is an experiment: give it a --tag")
         SETTINGS[SETTINGS.index("--paste") + 1] = a.paste
     if a.box_offsets:
-        if not a.tag:
-            raise SystemExit("leave_one_out: --box_offsets is an experiment: give it a --tag")
         SETTINGS.append("--box_offsets")
     if a.short:
         SETTINGS[SETTINGS.index("--epochs") + 1] = "15"
