@@ -55,8 +55,8 @@ DECISION_RULE = (
     f"(GREEN ones at {GREEN_MARGIN:g} times it), and at least {RELEVANT_HEIGHT:g} of the tallest one's height (a "
     "farther intersection does not decide beside the near one), the most careful state (RED over YELLOW over GREEN "
     "over OFF; none: UNKNOWN), after a GREEN whose lamp looks red or shows no green, and a YELLOW whose lamp looks "
-    "green, have been made UNKNOWN, and a YELLOW whose lamp looks plainly red RED (where none decides, a two-stage model's second look and then its lamp proposals "
-    "are decided the same way)"
+    "green, have been made UNKNOWN, and a YELLOW whose lamp looks plainly red RED (where none decides, a two-stage "
+    "model's second look and then its lamp proposals are decided the same way)"
 )
 
 METHOD = (
