@@ -137,16 +137,17 @@ def lamp_colour(rgb: np.ndarray, d: Detection) -> LampColour:
     glow = (hsv[..., 2] >= GLOW_MIN_VALUE) & (hsv[..., 1] >= GLOW_MIN_SATURATION)
     lamp = glow & (hsv[..., 1] >= GREEN_MIN_SATURATION)
     hue = hsv[..., 0]
+    lamp_hue = hue[lamp]  # counted four ways below: selected once
     return LampColour(
         _count(hue[lit], RED_HUES),
         _count(hue[greenish], GREEN_HUES),
         int(lit.sum()),
         _count(hue[glow], GREEN_HUES),
         top_lamp_brightest(crop),
-        _count(hue[lamp], GREEN_LAMP_HUES),
-        _count(hue[lamp], WARM_HUES),
-        _count(hue[lamp], PLAIN_RED_HUES),
-        _count(hue[lamp], AMBER_HUES),
+        _count(lamp_hue, GREEN_LAMP_HUES),
+        _count(lamp_hue, WARM_HUES),
+        _count(lamp_hue, PLAIN_RED_HUES),
+        _count(lamp_hue, AMBER_HUES),
     )
 
 
